@@ -1,0 +1,45 @@
+"""Shared test fixtures: the SpykeTorch reference fixtures and a book built once per session."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES", ROOT.parent / "shared" / "fixtures" / "spyketorch"))
+
+
+def pytest_configure(config):
+    # Build outputs of the test session (site, screenshots) go to _build/ of the repository.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"SpykeTorch fixtures not found at {FIXTURES}; set SNNBOOK_FIXTURES")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the whole book from a clean output folder, executing every chapter; return the
+    folder holding the HTML. The build log is kept beside it as build.log."""
+    out = Path(os.environ.get("SNNBOOK_TEST_BUILD", ROOT / "_build" / "test-build"))
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    env = dict(os.environ, SNNBOOK_STATIC="1")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    (out / "build.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+    html = out / "_build" / "html"
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
+        pytest.fail(f"jupyter-book build failed (exit {proc.returncode}); see {out / 'build.log'}\n{tail}")
+    return html

@@ -1,0 +1,60 @@
+"""The book builds from a clean folder with zero warnings, every chapter executes, and no page
+shows a traceback."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.book
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def test_every_chapter_has_html(built_book):
+    for docname in toc_files():
+        assert (built_book / f"{docname}.html").is_file(), f"{docname}.html missing from the site"
+
+
+def test_build_log_has_no_warning_and_executed_every_notebook(built_book):
+    log = (built_book.parents[1] / "build.log").read_text()
+    assert "build succeeded" in log
+    assert not re.search(r"WARNING|ERROR", log.replace("WARNING | Kernel is running over TCP", ""))
+    notebooks = [f for f in toc_files() if "{code-cell}" in (ROOT / f"{f}.md").read_text()]
+    assert notebooks, "no executable chapter found"
+    for f in notebooks:
+        assert f"{f}.md: Executed notebook" in log, f"{f} was not executed in the build"
+
+
+def test_no_page_contains_a_traceback_or_error_output(built_book):
+    for docname in toc_files():
+        page = (built_book / f"{docname}.html").read_text()
+        assert "Traceback (most recent call last)" not in page, docname
+        assert "output traceback" not in page and "output error" not in page, docname
+        assert "stderr" not in re.findall(r'class="output ([a-z_]+)', page), docname
+
+
+def test_site_references_no_external_script_or_stylesheet(built_book):
+    for page in built_book.rglob("*.html"):
+        text = page.read_text()
+        external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
+        assert not external, f"{page.relative_to(built_book)} loads {external}"
