@@ -17,12 +17,13 @@ MATHJAX := mathjax@3.2.2
 REQUIREJS := requirejs@2.3.8
 HTML_MANAGER := @jupyter-widgets/html-manager@1.0.15
 
-.PHONY: book book-noexec test venv vendor chromium clean help
+.PHONY: book book-noexec test venv vendor chromium clean help notebooks
 
 help:
 	@echo "make book        install, execute every chapter, build the site in _build/html"
 	@echo "make book-noexec build the site without executing the chapters (fast, no outputs)"
 	@echo "make test        install, run the whole test suite (unit, chapters, site, browser)"
+	@echo "make notebooks   regenerate the paired .ipynb of every chapter (for Colab)"
 	@echo "make clean       remove _build (keeps the virtual environment)"
 
 venv: $(STAMP)
@@ -68,3 +69,8 @@ test: venv vendor chromium
 
 clean:
 	rm -rf _build
+
+# Colab opens .ipynb files only: each MyST chapter has a paired notebook without outputs, kept in
+# sync by tests/test_notebooks.py. Run this after editing a chapter.
+notebooks: venv
+	for f in book/*.md; do grep -q '^kernelspec:' $$f && $(VENV)/bin/jupytext --quiet --to ipynb --update-metadata '{"jupytext": null}' $$f || true; done

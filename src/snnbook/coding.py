@@ -1,0 +1,353 @@
+"""Coding: turn images into spike-waves (intensity-to-latency, Poisson rate coding, event-camera
+coding), read spike times back, and convert to the time-first layout of other libraries.
+
+Chapter: Neural coding (book/coding.md)
+
+Spike-waves are ``[batch, time, channel, height, width]``; ``x[b]`` is a SpykeTorch
+``[time, channel, height, width]`` wave. A *cumulative* wave keeps a neuron at 1 from its first
+spike on (SpykeTorch's convention); a *non-cumulative* wave has a 1 only at the steps where a spike
+happens.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._checks import check_float, check_int, check_real, check_tensor
+
+__all__ = [
+    "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS",
+    "intensity_to_latency", "IntensityToLatency", "poisson_spikes", "PoissonEncoder", "first_spike_times",
+    "dvs_events", "to_time_first", "to_batch_first",
+]
+
+#: Default maximum firing rate of :func:`poisson_spikes`, in Hz.
+POISSON_MAX_RATE = 100.0
+#: Default time step of :func:`poisson_spikes`, in ms.
+POISSON_DT = 1.0
+#: Default contrast threshold of :func:`dvs_events` (change of natural-log intensity).
+DVS_THRESHOLD = 0.2
+#: Default offset of :func:`dvs_events` inside the logarithm (``log(frame + eps)``).
+DVS_EPS = 1e-3
+
+
+def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True,
+                         cumulative: bool = True) -> torch.Tensor:
+    """Intensity-to-latency coding, SpykeTorch's ``Intensity2Latency`` applied to every sample at once.
+
+    For each sample separately, all values of all channels are ranked together in descending order
+    (``torch.sort(descending=True, stable=True)``: among equal values the lower flat index comes
+    first). With ``bin_size = (number of nonzero values) // time_steps``, step ``t`` holds the top
+    ``(t + 1) * bin_size`` values, so the strongest values spike first and every step adds
+    ``bin_size`` new neurons. The ``nonzero_count % time_steps`` weakest nonzero values never spike.
+    A sample with fewer than ``time_steps`` nonzero values has ``bin_size = 0`` and stays silent
+    (SpykeTorch raises an error there).
+
+    Args:
+        x (Tensor): intensities (usually non-negative, e.g. normalised filter responses).
+        time_steps (int): number of time steps ``T`` (> 0).
+        to_spike (bool): if ``True`` return ``sign`` of the values (a 0/1 spike-wave for non-negative
+            input); if ``False`` carry the intensity values in the active positions. Default: ``True``.
+        cumulative (bool): if ``True`` (SpykeTorch) a neuron stays active at every step after its
+            first; if ``False`` it is active only at the step where it enters. Default: ``True``.
+
+    Shape:
+        - Input: ``[batch, channel, height, width]``.
+        - Output: ``[batch, time, channel, height, width]``.
+
+    Returns:
+        Tensor: the spike-wave (cumulative or not, as requested), in ``x``'s dtype.
+
+    Example:
+        >>> x = torch.tensor([[[[4.0, 3.0], [2.0, 1.0]]]])
+        >>> intensity_to_latency(x, 2)[0, :, 0].tolist()
+        [[[1.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]
+        >>> intensity_to_latency(x, 2, cumulative=False)[0, 1, 0].tolist()
+        [[0.0, 0.0], [1.0, 1.0]]
+    """
+    fn = "intensity_to_latency"
+    check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]")
+    check_float(fn, "x", x)
+    time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
+    if not isinstance(to_spike, bool):
+        raise TypeError(f"{fn}: to_spike must be a bool, got {to_spike!r}")
+    if not isinstance(cumulative, bool):
+        raise TypeError(f"{fn}: cumulative must be a bool, got {cumulative!r}")
+    b = x.shape[0]
+    flat = x.reshape(b, -1)
+    n = flat.shape[1]
+    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(n, device=x.device).expand(b, n))
+    bin_size = torch.count_nonzero(flat, dim=1) // time_steps  # [batch]
+    t = torch.arange(1, time_steps + 1, device=x.device)
+    upper = (t.view(1, -1) * bin_size.view(-1, 1)).unsqueeze(-1)  # [batch, time, 1]
+    active = rank.unsqueeze(1) < upper  # [batch, time, n]
+    if not cumulative:
+        active &= rank.unsqueeze(1) >= upper - bin_size.view(-1, 1, 1)
+    values = flat.sign() if to_spike else flat
+    out = torch.where(active, values.unsqueeze(1), torch.zeros((), dtype=x.dtype, device=x.device))
+    return out.reshape(b, time_steps, *x.shape[1:])
+
+
+class IntensityToLatency(nn.Module):
+    """Module shell of :func:`intensity_to_latency`.
+
+    Args:
+        time_steps (int): number of time steps.
+        to_spike (bool): spikes (``True``) or values (``False``). Default: ``True``.
+        cumulative (bool): cumulative wave. Default: ``True``.
+
+    Shape:
+        - Input: ``[batch, channel, height, width]``.
+        - Output: ``[batch, time, channel, height, width]``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> spikes = IntensityToLatency(15)(torch.rand(4, 6, 28, 28, generator=g))
+        >>> spikes.shape, int(spikes[:, -1].sum())  # 4 * (4704 - 4704 % 15) neurons spike
+        (torch.Size([4, 15, 6, 28, 28]), 18780)
+    """
+
+    def __init__(self, time_steps: int, to_spike: bool = True, cumulative: bool = True) -> None:
+        super().__init__()
+        self.time_steps = check_int("IntensityToLatency", "time_steps", time_steps, minimum=1)
+        self.to_spike = bool(to_spike)
+        self.cumulative = bool(cumulative)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Code ``x`` ``[batch, channel, height, width]`` as a ``[batch, time, ...]`` wave."""
+        return intensity_to_latency(x, self.time_steps, self.to_spike, self.cumulative)
+
+    def extra_repr(self) -> str:
+        return f"time_steps={self.time_steps}, to_spike={self.to_spike}, cumulative={self.cumulative}"
+
+
+def _check_wave(fn: str, name: str, x, min_ndim: int, axes: str, finite: bool = True) -> None:
+    """``check_tensor`` for tensors of rank ``>= min_ndim`` (trailing axes free)."""
+    check_tensor(fn, name, x, axes=axes, finite=finite)
+    if x.dim() < min_ndim:
+        raise ValueError(f"{fn}: {name} must have at least {min_ndim} dimensions {axes}, got shape {tuple(x.shape)}")
+
+
+def _steps(fn: str, time_steps, duration, dt) -> int:
+    if (time_steps is None) == (duration is None):
+        raise ValueError(f"{fn}: give exactly one of time_steps and duration, got time_steps={time_steps!r}, "
+                         f"duration={duration!r}")
+    if time_steps is not None:
+        return check_int(fn, "time_steps", time_steps, minimum=1)
+    duration = check_real(fn, "duration", duration, minimum=0.0, strict_min=True)
+    steps = int(round(duration / dt))
+    if steps < 1:
+        raise ValueError(f"{fn}: duration={duration} ms is shorter than one time step dt={dt} ms")
+    return steps
+
+
+def poisson_spikes(intensity: torch.Tensor, time_steps: int | None = None, *, duration: float | None = None,
+                   max_rate: float = POISSON_MAX_RATE, dt: float = POISSON_DT,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Poisson (Bernoulli per step) rate coding: intensity 1 fires at ``max_rate``.
+
+    Each neuron fires independently at each step with probability ``intensity * max_rate * dt / 1000``.
+    The wave is NOT cumulative (a 1 marks each spike).
+
+    Args:
+        intensity (Tensor): intensities in ``[0, 1]``.
+        time_steps (int, optional): number of steps ``T``. Give this or ``duration``.
+        duration (float, optional): length of the wave in ms; ``T = round(duration / dt)``.
+        max_rate (float): firing rate of intensity 1, in Hz. Default: 100.
+        dt (float): time step in ms. Default: 1. ``max_rate * dt / 1000`` must be <= 1.
+        generator (torch.Generator, optional): random source (on ``intensity``'s device) for
+            reproducibility.
+
+    Shape:
+        - Input: ``[batch, *]`` (e.g. ``[batch, channel, height, width]``).
+        - Output: ``[batch, time, *]``.
+
+    Returns:
+        Tensor: 0/1 spikes in ``intensity``'s dtype.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> s = poisson_spikes(torch.full((1, 1000), 0.5), 100, max_rate=200.0, generator=g)
+        >>> s.shape, round(s.mean().item(), 2)  # 0.5 * 200 Hz * 1 ms = 0.1 spikes per step
+        (torch.Size([1, 100, 1000]), 0.1)
+    """
+    fn = "poisson_spikes"
+    _check_wave(fn, "intensity", intensity, 1, "[batch, ...]")
+    check_float(fn, "intensity", intensity)
+    max_rate = check_real(fn, "max_rate", max_rate, minimum=0.0)
+    dt = check_real(fn, "dt", dt, minimum=0.0, strict_min=True)
+    steps = _steps(fn, time_steps, duration, dt)
+    p_max = max_rate * dt / 1000.0
+    if p_max > 1.0:
+        raise ValueError(f"{fn}: max_rate * dt / 1000 must be <= 1 (a probability per step), got "
+                         f"max_rate={max_rate} Hz, dt={dt} ms -> {p_max}")
+    if bool(((intensity < 0) | (intensity > 1)).any()):
+        raise ValueError(f"{fn}: intensity must lie in [0, 1], got values in "
+                         f"[{intensity.min().item()}, {intensity.max().item()}]")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
+        if generator.device.type != intensity.device.type:
+            raise ValueError(f"{fn}: generator is on {generator.device}, expected intensity's device "
+                             f"{intensity.device}")
+    p = (intensity * p_max).unsqueeze(1)
+    shape = (intensity.shape[0], steps, *intensity.shape[1:])
+    u = torch.rand(shape, generator=generator, dtype=intensity.dtype, device=intensity.device)
+    return (u < p).to(intensity.dtype)
+
+
+class PoissonEncoder(nn.Module):
+    """Module shell of :func:`poisson_spikes`.
+
+    Args:
+        time_steps (int): number of steps.
+        max_rate (float): rate of intensity 1, in Hz. Default: 100.
+        dt (float): time step in ms. Default: 1.
+
+    Shape:
+        - Input: ``[batch, *]`` intensities in ``[0, 1]``.
+        - Output: ``[batch, time, *]`` (not cumulative).
+
+    Example:
+        >>> enc = PoissonEncoder(20, max_rate=1000.0)
+        >>> enc(torch.ones(2, 3), generator=torch.Generator().manual_seed(0)).sum().item()
+        120.0
+    """
+
+    def __init__(self, time_steps: int, max_rate: float = POISSON_MAX_RATE, dt: float = POISSON_DT) -> None:
+        super().__init__()
+        self.time_steps = check_int("PoissonEncoder", "time_steps", time_steps, minimum=1)
+        self.max_rate = check_real("PoissonEncoder", "max_rate", max_rate, minimum=0.0)
+        self.dt = check_real("PoissonEncoder", "dt", dt, minimum=0.0, strict_min=True)
+
+    def forward(self, intensity: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Encode ``intensity`` ``[batch, *]`` as ``[batch, time, *]`` spikes."""
+        return poisson_spikes(intensity, self.time_steps, max_rate=self.max_rate, dt=self.dt, generator=generator)
+
+    def extra_repr(self) -> str:
+        return f"time_steps={self.time_steps}, max_rate={self.max_rate}, dt={self.dt}"
+
+
+def first_spike_times(spikes: torch.Tensor) -> torch.Tensor:
+    """Time-to-first-spike decoding: the first step at which each neuron is nonzero.
+
+    Works for cumulative and non-cumulative waves (only the first nonzero step matters).
+
+    Args:
+        spikes (Tensor): spike-wave (any dtype; nonzero means a spike).
+
+    Shape:
+        - Input: ``[batch, time, *]``.
+        - Output: ``[batch, *]``.
+
+    Returns:
+        Tensor: int64 step index of the first spike, ``T`` (the number of steps) for silent neurons.
+
+    Example:
+        >>> s = torch.tensor([[[0, 1, 0], [1, 1, 0], [1, 1, 0]]])  # [batch=1, time=3, neurons=3]
+        >>> first_spike_times(s).tolist()
+        [[1, 0, 3]]
+    """
+    fn = "first_spike_times"
+    _check_wave(fn, "spikes", spikes, 2, "[batch, time, ...]")
+    s = spikes != 0
+    t = spikes.shape[1]
+    first = s.to(torch.uint8).argmax(dim=1)  # first maximal index
+    return torch.where(s.any(dim=1), first, torch.full_like(first, t))
+
+
+def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: float = DVS_EPS) -> torch.Tensor:
+    """Event-camera (DVS) coding of a video: ON/OFF events where the log intensity changes.
+
+    Each pixel keeps a reference level ``ref``, initialised to ``log(frames[:, 0] + eps)``. At every
+    later step ``t`` the pixel emits an ON event if ``log(frames[:, t] + eps) - ref >= threshold``, an
+    OFF event if it is ``<= -threshold``; when an event fires, ``ref`` is reset to the current log
+    intensity. At most one event per pixel and step; step 0 has no events. The wave is not cumulative.
+
+    Args:
+        frames (Tensor): non-negative intensities (any scale, e.g. 0..1 or 0..255).
+        threshold (float): contrast threshold on the change of natural-log intensity (> 0). Default: 0.2.
+        eps (float): offset inside the logarithm (> 0). Default: 1e-3.
+
+    Shape:
+        - Input: ``[batch, time, height, width]`` or ``[batch, time, 1, height, width]``.
+        - Output: ``[batch, time, 2, height, width]`` (channel 0: ON, channel 1: OFF).
+
+    Returns:
+        Tensor: 0/1 events in ``frames``' dtype.
+
+    Example:
+        >>> video = torch.tensor([1.0, 1.0, 2.0, 2.0, 0.5]).view(1, 5, 1, 1)  # one pixel
+        >>> ev = dvs_events(video, threshold=0.5)
+        >>> ev[0, :, 0, 0, 0].tolist(), ev[0, :, 1, 0, 0].tolist()
+        ([0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0])
+    """
+    fn = "dvs_events"
+    check_tensor(fn, "frames", frames, ndim=(4, 5), axes="[batch, time, height, width] or "
+                 "[batch, time, 1, height, width]")
+    check_float(fn, "frames", frames)
+    if frames.dim() == 5:
+        if frames.shape[2] != 1:
+            raise ValueError(f"{fn}: frames must have one channel, got shape {tuple(frames.shape)}")
+        frames = frames[:, :, 0]
+    threshold = check_real(fn, "threshold", threshold, minimum=0.0, strict_min=True)
+    eps = check_real(fn, "eps", eps, minimum=0.0, strict_min=True)
+    if bool((frames < 0).any()):
+        raise ValueError(f"{fn}: frames must be non-negative intensities, got minimum {frames.min().item()}")
+    log_i = torch.log(frames + eps)
+    ref = log_i[:, 0]
+    out = torch.zeros(frames.shape[0], frames.shape[1], 2, *frames.shape[2:], dtype=frames.dtype,
+                      device=frames.device)
+    for t in range(1, frames.shape[1]):
+        diff = log_i[:, t] - ref
+        on = diff >= threshold
+        off = diff <= -threshold
+        out[:, t, 0] = on.to(frames.dtype)
+        out[:, t, 1] = off.to(frames.dtype)
+        ref = torch.where(on | off, log_i[:, t], ref)
+    return out
+
+
+def to_time_first(x: torch.Tensor) -> torch.Tensor:
+    """Convert a ``[batch, time, ...]`` wave to the time-first layout of snnTorch, Norse and SpikingJelly.
+
+    Args:
+        x (Tensor): batch-first wave.
+
+    Shape:
+        - Input: ``[batch, time, *]``.
+        - Output: ``[time, batch, *]`` (a contiguous copy).
+
+    Returns:
+        Tensor: the time-first wave; :func:`to_batch_first` inverts it.
+
+    Example:
+        >>> to_time_first(torch.zeros(2, 15, 6, 28, 28)).shape
+        torch.Size([15, 2, 6, 28, 28])
+    """
+    _check_wave("to_time_first", "x", x, 2, "[batch, time, ...]", finite=False)
+    return x.transpose(0, 1).contiguous()
+
+
+def to_batch_first(x: torch.Tensor) -> torch.Tensor:
+    """Convert a time-first ``[time, batch, ...]`` wave back to snnbook's ``[batch, time, ...]``.
+
+    Args:
+        x (Tensor): time-first wave.
+
+    Shape:
+        - Input: ``[time, batch, *]``.
+        - Output: ``[batch, time, *]`` (a contiguous copy).
+
+    Returns:
+        Tensor: the batch-first wave.
+
+    Example:
+        >>> x = torch.arange(6).view(2, 3)
+        >>> torch.equal(to_batch_first(to_time_first(x)), x)
+        True
+    """
+    _check_wave("to_batch_first", "x", x, 2, "[time, batch, ...]", finite=False)
+    return x.transpose(0, 1).contiguous()

@@ -1,0 +1,443 @@
+"""Firing, lateral inhibition and k-winners-take-all on batched potentials.
+
+Chapter: Competition and STDP (book/competition.md).
+
+Potentials and spike-waves are ``[batch, time, feature, height, width]``; ``x[b]`` is exactly a
+SpykeTorch ``[time, feature, height, width]`` tensor and every function here reproduces the
+SpykeTorch routine of the same role (``functional.fire``, ``threshold``, ``pointwise_inhibition``,
+``feature_inhibition``, ``get_k_winners``) on each sample, vectorised over the batch.
+
+Winners format
+--------------
+:func:`k_winners` returns a ``torch.long`` tensor ``winners`` of shape ``[batch, k, 3]`` whose
+rows are ``(feature, row, col)`` in selection order. A sample with fewer than ``k`` winners is
+padded with rows of ``-1``; valid rows always form a prefix, so ``(winners[..., 0] >= 0)`` is the
+mask and ``(winners[..., 0] >= 0).sum(1)`` the count. :func:`winners_to_lists` turns it into
+SpykeTorch-style per-sample Python lists of ``(feature, row, col)`` tuples.
+"""
+from __future__ import annotations
+
+from numbers import Real
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
+
+__all__ = ["fire", "fire_", "threshold", "threshold_", "pointwise_inhibition", "feature_inhibition",
+           "feature_inhibition_", "k_winners", "winners_to_lists", "Fire", "KWTA"]
+
+WAVE_AXES = "[batch, time, feature, height, width]"
+
+
+def _check_potentials(fn: str, potentials, name: str = "potentials") -> None:
+    check_tensor(fn, name, potentials, ndim=5, axes=WAVE_AXES)
+    check_float(fn, name, potentials)
+
+
+def _check_threshold(fn: str, threshold, potentials: torch.Tensor):
+    """Return ``threshold`` as a float or as a tensor broadcastable to ``potentials``; None stays None."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, torch.Tensor):
+        check_tensor(fn, "threshold", threshold)
+        check_same_device(fn, potentials=potentials, threshold=threshold)
+        try:
+            torch.broadcast_shapes(threshold.shape, potentials.shape)
+        except RuntimeError:
+            raise ValueError(f"{fn}: threshold of shape {tuple(threshold.shape)} does not broadcast to "
+                             f"potentials {tuple(potentials.shape)}") from None
+        return threshold.to(potentials.dtype)
+    if not isinstance(threshold, Real) or isinstance(threshold, bool):
+        raise TypeError(f"{fn}: threshold must be a real number, a tensor or None, got {threshold!r}")
+    return check_real(fn, "threshold", threshold)
+
+
+def threshold_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
+    r"""In-place version of :func:`threshold`; returns ``potentials``.
+
+    Example:
+        >>> p = torch.tensor([1., 2., 3.]).reshape(1, 3, 1, 1, 1)
+        >>> threshold_(p, 2.0).flatten()
+        tensor([0., 0., 3.])
+    """
+    fn = "threshold_"
+    _check_potentials(fn, potentials)
+    thr = _check_threshold(fn, threshold, potentials)
+    if thr is None:
+        potentials[:, :-1] = 0
+    else:
+        potentials.masked_fill_(potentials <= thr, 0)
+    return potentials
+
+
+def threshold(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
+    r"""Keep potentials strictly above ``threshold``, zero the rest (SpykeTorch ``functional.threshold``).
+
+    With ``threshold=None`` every time step except the last is zeroed and the last step is kept
+    as-is (no thresholding at all, negatives included): the "fire at the end" readout of the
+    2019 network's last layer.
+
+    Args:
+        potentials: membrane potentials (not cumulative sums; any real values).
+        threshold: a real number, a tensor broadcastable to ``potentials`` (e.g. per feature
+            ``[feature, 1, 1]``), or ``None``. Potentials EQUAL to the threshold are zeroed.
+
+    Shape:
+        - Input: ``[batch, time, feature, height, width]``
+        - Output: same shape.
+
+    Returns:
+        A new tensor of thresholded potentials.
+
+    Example:
+        >>> p = torch.tensor([-1., 2., 3.]).reshape(1, 3, 1, 1, 1)
+        >>> threshold(p, 2.0).flatten(), threshold(p).flatten()
+        (tensor([0., 0., 3.]), tensor([0., 0., 3.]))
+    """
+    _check_potentials("threshold", potentials)
+    return threshold_(potentials.clone(), threshold)
+
+
+def fire_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
+    r"""In-place version of :func:`fire`: ``potentials`` becomes the spike-wave; returns it.
+
+    Example:
+        >>> p = torch.tensor([1., 2., 3.]).reshape(1, 3, 1, 1, 1)
+        >>> fire_(p, 1.5).flatten()
+        tensor([0., 1., 1.])
+    """
+    threshold_(potentials, threshold)
+    return potentials.sign_()
+
+
+def fire(potentials: torch.Tensor, threshold=None, return_thresholded_potentials: bool = False):
+    r"""Spikes where the potential is strictly above the threshold (SpykeTorch ``functional.fire``).
+
+    ``spikes = sign(threshold(potentials, threshold))``. If the potentials are monotone in time (the
+    output of a convolution of a cumulative spike-wave), the spike-wave is cumulative. With
+    ``threshold=None`` only the last step can spike and its spikes are the SIGN of the potential:
+    ``-1`` for a negative potential, ``0`` for zero.
+
+    Args:
+        potentials: membrane potentials.
+        threshold: a real number, a broadcastable tensor, or ``None`` (see :func:`threshold`).
+        return_thresholded_potentials: also return the thresholded potentials.
+
+    Shape:
+        - Input: ``[batch, time, feature, height, width]``
+        - Output: same shape (each returned tensor).
+
+    Returns:
+        ``spikes``, or ``(spikes, thresholded_potentials)`` in that order.
+
+    Example:
+        >>> p = torch.tensor([[1., 2.], [2., 4.], [3., -1.]]).reshape(1, 3, 2, 1, 1)
+        >>> fire(p, 2.0)[0, :, :, 0, 0]
+        tensor([[0., 0.],
+                [0., 1.],
+                [1., 0.]])
+        >>> fire(p)[0, -1, :, 0, 0]
+        tensor([ 1., -1.])
+    """
+    fn = "fire"
+    _check_potentials(fn, potentials)
+    if not isinstance(return_thresholded_potentials, bool):
+        raise TypeError(f"{fn}: return_thresholded_potentials must be a bool, "
+                        f"got {return_thresholded_potentials!r}")
+    thresholded = threshold_(potentials.detach().clone(), threshold)
+    spikes = thresholded.sign()
+    if return_thresholded_potentials:
+        return spikes, thresholded
+    return spikes
+
+
+def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
+    r"""At each pixel only the earliest and strongest feature survives (SpykeTorch ``pointwise_inhibition``).
+
+    Per sample and pixel: the first step is ``T - (number of steps whose feature-max is > 0)``,
+    clamped to ``T - 1`` (correct for cumulative waves); the winner is the feature with the
+    largest potential at that step (ties -> lowest feature index). The winner keeps its whole time
+    course, every other feature is zeroed at every step, and pixels with nothing ``> 0`` at the
+    last step are zeroed entirely.
+
+    Args:
+        thresholded_potentials: thresholded potentials (output of :func:`threshold` / :func:`fire`).
+
+    Shape:
+        - Input: ``[batch, time, feature, height, width]``
+        - Output: same shape.
+
+    Returns:
+        The inhibited potentials (a new tensor).
+
+    Example:
+        >>> p = torch.zeros(1, 2, 3, 1, 1)
+        >>> p[0, 1, 0] = 5.; p[0, :, 2] = 1.   # feature 2 fires first, feature 0 is larger later
+        >>> pointwise_inhibition(p)[0, :, :, 0, 0]
+        tensor([[0., 0., 1.],
+                [0., 0., 1.]])
+    """
+    fn = "pointwise_inhibition"
+    _check_potentials(fn, thresholded_potentials, "thresholded_potentials")
+    x = thresholded_potentials
+    steps = x.shape[1]
+    maximum, argmax = torch.max(x, dim=2, keepdim=True)  # [B, T, 1, H, W]
+    clamp_pot = maximum.sign()
+    first = (steps - clamp_pot.sum(dim=1, keepdim=True)).long().clamp_(0, steps - 1)  # [B, 1, 1, H, W]
+    last = clamp_pot[:, -1:]
+    winners = argmax.gather(1, first)
+    coef = torch.zeros_like(x[:, :1])
+    coef.scatter_(2, winners, last)
+    return x * coef
+
+
+def _feature_mask(fn: str, potentials: torch.Tensor, features) -> torch.Tensor:
+    """Bool mask ``[batch, feature]`` of the features to inhibit."""
+    batch, nfeat = potentials.shape[0], potentials.shape[2]
+    if isinstance(features, torch.Tensor):
+        if features.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            raise TypeError(f"{fn}: features must be an integer tensor, got {features.dtype}")
+        check_same_device(fn, potentials=potentials, features=features)
+        idx = features.long()
+        if idx.dim() == 1:
+            idx = idx.unsqueeze(0).expand(batch, -1)
+        elif idx.dim() != 2 or idx.shape[0] != batch:
+            raise ValueError(f"{fn}: features must have shape [n] or [batch={batch}, n], "
+                             f"got {tuple(features.shape)}")
+    else:
+        if not isinstance(features, Sequence) or isinstance(features, str):
+            raise TypeError(f"{fn}: features must be a sequence of ints or a LongTensor, got {features!r}")
+        ints = [check_int(fn, "features", f, minimum=0) for f in features]
+        idx = torch.tensor(ints, dtype=torch.long, device=potentials.device).reshape(1, -1).expand(batch, -1)
+    if idx.numel() and (bool((idx >= nfeat).any()) or bool((idx < -1).any())):
+        raise ValueError(f"{fn}: features must lie in [0, {nfeat - 1}] (or -1 for padding), "
+                         f"got {idx.unique().tolist()}")
+    idx = torch.where(idx < 0, nfeat, idx)
+    mask = torch.zeros(batch, nfeat + 1, dtype=torch.bool, device=potentials.device)
+    mask.scatter_(1, idx, True)
+    return mask[:, :nfeat]
+
+
+def feature_inhibition_(potentials: torch.Tensor, features) -> torch.Tensor:
+    r"""In-place version of :func:`feature_inhibition`; returns ``potentials``.
+
+    Example:
+        >>> p = torch.ones(1, 1, 3, 1, 1)
+        >>> feature_inhibition_(p, [1]).flatten()
+        tensor([1., 0., 1.])
+    """
+    fn = "feature_inhibition_"
+    _check_potentials(fn, potentials)
+    mask = _feature_mask(fn, potentials, features)
+    potentials.masked_fill_(mask[:, None, :, None, None], 0)
+    return potentials
+
+
+def feature_inhibition(potentials: torch.Tensor, features) -> torch.Tensor:
+    r"""Zero whole feature maps at every time step (SpykeTorch ``feature_inhibition``).
+
+    Args:
+        potentials: potentials or spikes.
+        features: the features to zero: a sequence of ints or a 1-D LongTensor (the same for every
+            sample), or a LongTensor ``[batch, n]`` per sample where ``-1`` entries are ignored
+            (so ``winners[..., 0]`` of :func:`k_winners` can be passed directly). Empty -> copy.
+
+    Shape:
+        - Input: ``[batch, time, feature, height, width]``
+        - Output: same shape.
+
+    Returns:
+        A new tensor.
+
+    Example:
+        >>> p = torch.ones(2, 1, 3, 1, 1)
+        >>> feature_inhibition(p, torch.tensor([[0, -1], [1, 2]]))[:, 0, :, 0, 0]
+        tensor([[0., 1., 1.],
+                [1., 0., 0.]])
+    """
+    _check_potentials("feature_inhibition", potentials)
+    return feature_inhibition_(potentials.clone(), features)
+
+
+def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
+              spikes: torch.Tensor | None = None) -> torch.Tensor:
+    r"""k-winners-take-all with feature and local inhibition (SpykeTorch ``get_k_winners``), batched.
+
+    For each sample, every neuron gets the score
+    ``n * (p_first + T * max(spikes * p_first))`` (computed in SpykeTorch's order, in the
+    potentials' dtype, so ties and ordering match exactly), where ``n`` is its number of spiking
+    steps and ``p_first`` its potential at the first-spike step ``T - n`` (clamped to ``T - 1``).
+    So an earlier first spike always wins and, among equal first-spike times, the larger
+    potential. Winners are picked one at a time (exact ties -> lowest flat index in
+    ``(feature, row, col)`` order); after each pick the winner's whole feature map is removed and,
+    if ``inhibition_radius > 0``, the clipped ``(2r+1) x (2r+1)`` square around it in ALL
+    features. A sample stops early when its best remaining score is 0. The loop runs over ``k``
+    only; each pick is vectorised across the batch.
+
+    Args:
+        potentials: (thresholded / inhibited) potentials.
+        k: the maximum number of winners per sample; at most ``feature * height * width``.
+        inhibition_radius: ``r >= 0``; 0 switches local inhibition off.
+        spikes: the spike-wave (cumulative); ``None`` means ``sign(potentials)``, so every step with
+            a positive potential counts as a spike.
+
+    Shape:
+        - Input ``potentials`` and ``spikes``: ``[batch, time, feature, height, width]``
+        - Output: ``[batch, k, 3]``
+
+    Returns:
+        ``winners``: a LongTensor of ``(feature, row, col)`` rows in selection order, padded with
+        ``-1`` rows (see the module docstring and :func:`winners_to_lists`).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> p = torch.rand(2, 4, 3, 5, 5, generator=g).cumsum(1)
+        >>> p[1] = 0                                   # a silent sample gets no winner
+        >>> k_winners(p, k=2, inhibition_radius=1, spikes=fire(p, 2.0))
+        tensor([[[ 1,  2,  4],
+                 [ 0,  3,  2]],
+        <BLANKLINE>
+                [[-1, -1, -1],
+                 [-1, -1, -1]]])
+    """
+    fn = "k_winners"
+    _check_potentials(fn, potentials)
+    batch, steps, nfeat, height, width = potentials.shape
+    k = check_int(fn, "k", k, minimum=1, maximum=nfeat * height * width)
+    radius = check_int(fn, "inhibition_radius", inhibition_radius, minimum=0)
+    if spikes is None:
+        spikes = potentials.sign()
+    else:
+        check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES)
+        check_same_device(fn, potentials=potentials, spikes=spikes)
+        if spikes.shape != potentials.shape:
+            raise ValueError(f"{fn}: spikes must have the shape of potentials {tuple(potentials.shape)}, "
+                             f"got {tuple(spikes.shape)}")
+        if spikes.is_floating_point() and spikes.dtype != potentials.dtype:
+            raise TypeError(f"{fn}: spikes must have the dtype of potentials ({potentials.dtype}), "
+                            f"got {spikes.dtype}")
+        spikes = spikes.to(potentials.dtype)
+    device = potentials.device
+    # --- score, in SpykeTorch's arithmetic order ---------------------------------------------
+    first = (steps - spikes.sum(dim=1, keepdim=True)).long().clamp_(0, steps - 1)  # [B,1,F,H,W]
+    values = potentials.gather(1, first)
+    truncated = spikes * values
+    v = truncated.amax(dim=(1, 2, 3, 4), keepdim=True) * steps
+    truncated.addcmul_(spikes, v)
+    total = truncated.sum(dim=1).reshape(batch, -1)  # [B, F*H*W]
+    # --- sequential picks, vectorised over the batch -------------------------------------------
+    winners = torch.full((batch, k, 3), -1, dtype=torch.long, device=device)
+    active = torch.ones(batch, dtype=torch.bool, device=device)
+    feat_ids = torch.arange(nfeat, device=device)
+    row_ids = torch.arange(height, device=device)
+    col_ids = torch.arange(width, device=device)
+    total3 = total.view(batch, nfeat, height, width)
+    for i in range(k):
+        max_val, idx = total.max(dim=1)
+        active = active & (max_val != 0)
+        f = torch.div(idx, height * width, rounding_mode="floor")
+        r = torch.div(idx, width, rounding_mode="floor") % height
+        c = idx % width
+        winners[:, i] = torch.where(active[:, None], torch.stack((f, r, c), dim=1), -1)
+        remove = (feat_ids[None, :] == f[:, None])[:, :, None, None]  # [B, F, 1, 1]
+        if radius > 0:
+            rows = (row_ids[None, :] - r[:, None]).abs() <= radius  # [B, H]
+            cols = (col_ids[None, :] - c[:, None]).abs() <= radius  # [B, W]
+            remove = remove | (rows[:, :, None] & cols[:, None, :])[:, None]
+        total3.masked_fill_(remove & active[:, None, None, None], 0)
+    return winners
+
+
+def winners_to_lists(winners: torch.Tensor) -> list[list[tuple[int, int, int]]]:
+    r"""Convert batched winners to per-sample Python lists of ``(feature, row, col)`` tuples.
+
+    Padding rows (``-1``) are dropped, so ``winners_to_lists(w)[b]`` is exactly SpykeTorch's
+    ``get_k_winners`` result for sample ``b`` (with Python ints).
+
+    Args:
+        winners: output of :func:`k_winners`.
+
+    Shape:
+        - Input: ``[batch, k, 3]``
+
+    Returns:
+        A list (one entry per sample) of lists of tuples.
+
+    Example:
+        >>> winners_to_lists(torch.tensor([[[2, 0, 1], [-1, -1, -1]], [[-1, -1, -1], [-1, -1, -1]]]))
+        [[(2, 0, 1)], []]
+    """
+    check_tensor("winners_to_lists", "winners", winners, ndim=3, axes="[batch, k, 3]", nonempty=False)
+    if winners.shape[-1] != 3 or winners.is_floating_point():
+        raise ValueError(f"winners_to_lists: winners must be an integer tensor [batch, k, 3], "
+                         f"got {winners.dtype} {tuple(winners.shape)}")
+    return [[tuple(int(v) for v in row) for row in sample if row[0] >= 0] for sample in winners.tolist()]
+
+
+class Fire(nn.Module):
+    r"""Threshold firing as a module; see :func:`fire`.
+
+    Args:
+        threshold: a real number (stored as a buffer) or ``None`` (fire at the last step only).
+        return_thresholded_potentials: return ``(spikes, thresholded_potentials)``.
+
+    Shape:
+        - Input: ``[batch, time, feature, height, width]``
+        - Output: same shape.
+
+    Example:
+        >>> Fire(15.0)
+        Fire(threshold=15.0)
+        >>> Fire(1.0)(torch.full((1, 1, 1, 1, 1), 2.0)).item()
+        1.0
+    """
+
+    def __init__(self, threshold: float | None, return_thresholded_potentials: bool = False):
+        super().__init__()
+        if threshold is not None:
+            threshold = torch.tensor(check_real("Fire", "threshold", threshold))
+        self.register_buffer("threshold", threshold)
+        self.return_thresholded_potentials = bool(return_thresholded_potentials)
+
+    def forward(self, potentials: torch.Tensor):
+        return fire(potentials, self.threshold, self.return_thresholded_potentials)
+
+    def extra_repr(self) -> str:
+        thr = None if self.threshold is None else float(self.threshold)
+        return f"threshold={thr}" + (", return_thresholded_potentials=True"
+                                     if self.return_thresholded_potentials else "")
+
+
+class KWTA(nn.Module):
+    r"""k-winners-take-all as a module; see :func:`k_winners`.
+
+    Args:
+        k: the maximum number of winners per sample.
+        inhibition_radius: radius of the local inhibition square (0: off).
+
+    Shape:
+        - Input ``potentials`` (and optional ``spikes``): ``[batch, time, feature, height, width]``
+        - Output: ``[batch, k, 3]`` winners, ``-1``-padded.
+
+    Example:
+        >>> kwta = KWTA(2, inhibition_radius=1)
+        >>> kwta
+        KWTA(k=2, inhibition_radius=1)
+        >>> p = torch.zeros(1, 1, 2, 3, 3); p[0, 0, 1, 1, 1] = 1.
+        >>> kwta(p)
+        tensor([[[ 1,  1,  1],
+                 [-1, -1, -1]]])
+    """
+
+    def __init__(self, k: int = 1, inhibition_radius: int = 0):
+        super().__init__()
+        self.k = check_int("KWTA", "k", k, minimum=1)
+        self.inhibition_radius = check_int("KWTA", "inhibition_radius", inhibition_radius, minimum=0)
+
+    def forward(self, potentials: torch.Tensor, spikes: torch.Tensor | None = None) -> torch.Tensor:
+        return k_winners(potentials, self.k, self.inhibition_radius, spikes)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, inhibition_radius={self.inhibition_radius}"

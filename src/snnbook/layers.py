@@ -1,0 +1,274 @@
+"""Spiking convolution, pooling and padding on batched spike-waves.
+
+Chapter: Spiking layers (book/layers.md).
+
+All functions take ``[batch, time, channel, height, width]`` tensors and treat every
+``(batch, time)`` pair as an independent image, exactly as SpykeTorch treats its time axis as the
+convolution batch: ``conv(x, w)[b]`` equals SpykeTorch's ``Convolution(x[b])``. Cumulative
+spike-waves stay meaningful through these layers: convolution of a cumulative wave gives
+monotone potentials, and max pooling passes on the earliest spike in each window.
+"""
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
+
+__all__ = ["conv", "pool", "pad", "Convolution", "Pooling",
+           "WEIGHT_MEAN", "WEIGHT_STD"]
+
+WAVE_AXES = "[batch, time, channel, height, width]"
+
+#: Default mean of the initial convolution weights (SpykeTorch ``snn.Convolution``).
+WEIGHT_MEAN = 0.8
+#: Default standard deviation of the initial convolution weights (SpykeTorch ``snn.Convolution``).
+WEIGHT_STD = 0.02
+
+
+def _pair(fn: str, name: str, value, *, minimum: int) -> tuple[int, int]:
+    """Turn an int or a pair of ints into a checked ``(height, width)`` tuple."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        v = check_int(fn, name, value, minimum=minimum)
+        return v, v
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (check_int(fn, name, value[0], minimum=minimum),
+                check_int(fn, name, value[1], minimum=minimum))
+    raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def _fold(x: torch.Tensor) -> torch.Tensor:
+    """``[B, T, C, H, W]`` -> ``[B*T, C, H, W]``."""
+    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def _unfold_bt(y: torch.Tensor, batch: int, time: int) -> torch.Tensor:
+    """``[B*T, C, H, W]`` -> ``[B, T, C, H, W]``."""
+    return y.reshape(batch, time, *y.shape[1:])
+
+
+def conv(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    r"""Spiking convolution: plain cross-correlation of every time step, stride 1, no padding, no bias.
+
+    This is SpykeTorch's ``snn.Convolution`` applied to each sample of the batch: the time axis is
+    folded into the convolution batch, so each step is convolved independently. A cumulative
+    input spike-wave gives potentials that are monotone in time.
+
+    Args:
+        spikes: input spike-wave (usually cumulative, 0/1). Integer or bool spikes are converted to
+            ``weight``'s dtype; floating spikes must already have that dtype.
+        weight: kernels, one per output feature.
+
+    Shape:
+        - Input ``spikes``: ``[batch, time, in_channels, height, width]``
+        - Input ``weight``: ``[out_channels, in_channels, kh, kw]``
+        - Output: ``[batch, time, out_channels, height - kh + 1, width - kw + 1]``
+
+    Returns:
+        The potentials (not cumulative sums over time: step ``t`` sees only ``spikes[:, t]``).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = (torch.rand(2, 3, 1, 5, 5, generator=g) > 0.5).float()
+        >>> w = torch.ones(4, 1, 3, 3)
+        >>> conv(x, w).shape
+        torch.Size([2, 3, 4, 3, 3])
+        >>> bool(conv(x, w)[0, 0, 0, 0, 0] == x[0, 0, 0, :3, :3].sum())
+        True
+    """
+    fn = "conv"
+    check_tensor(fn, "weight", weight, ndim=4, axes="[out_channels, in_channels, kh, kw]")
+    check_float(fn, "weight", weight)
+    check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES)
+    check_same_device(fn, spikes=spikes, weight=weight)
+    if not spikes.is_floating_point():
+        spikes = spikes.to(weight.dtype)
+    elif spikes.dtype != weight.dtype:
+        raise TypeError(f"{fn}: spikes must have the dtype of weight ({weight.dtype}), got {spikes.dtype}")
+    if spikes.shape[2] != weight.shape[1]:
+        raise ValueError(f"{fn}: spikes has {spikes.shape[2]} channels (shape {tuple(spikes.shape)}), "
+                         f"expected in_channels={weight.shape[1]} of weight {tuple(weight.shape)}")
+    kh, kw = weight.shape[-2:]
+    if kh > spikes.shape[-2] or kw > spikes.shape[-1]:
+        raise ValueError(f"{fn}: weight kernel ({kh}, {kw}) is larger than the spikes' image "
+                         f"{tuple(spikes.shape[-2:])}")
+    b, t = spikes.shape[:2]
+    return _unfold_bt(F.conv2d(_fold(spikes), weight), b, t)
+
+
+def pool(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
+    r"""2D max pooling of every time step and channel (SpykeTorch ``functional.pooling``).
+
+    Padding acts as :math:`-\infty`, so negative potentials at the border survive; the output size
+    is floored. On a cumulative spike-wave max pooling passes on the earliest spike in each window,
+    so the output is cumulative too.
+
+    Args:
+        x: spike-wave or potentials.
+        kernel_size: pooling window, an int or ``(kh, kw)``.
+        stride: step of the window, an int or a pair; ``None`` means ``kernel_size``.
+        padding: implicit :math:`-\infty` padding on each side, an int or a pair; at most half the
+            kernel.
+
+    Shape:
+        - Input: ``[batch, time, channel, height, width]``
+        - Output: ``[batch, time, channel, out_height, out_width]`` with
+          ``out = floor((in + 2 * padding - kernel) / stride) + 1``
+
+    Returns:
+        The pooled tensor, same dtype as ``x``.
+
+    Example:
+        >>> x = torch.arange(16.).reshape(1, 1, 1, 4, 4)
+        >>> pool(x, 2)[0, 0, 0]
+        tensor([[ 5.,  7.],
+                [13., 15.]])
+    """
+    fn = "pool"
+    check_tensor(fn, "x", x, ndim=5, axes=WAVE_AXES)
+    k = _pair(fn, "kernel_size", kernel_size, minimum=1)
+    s = k if stride is None else _pair(fn, "stride", stride, minimum=1)
+    p = _pair(fn, "padding", padding, minimum=0)
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{fn}: padding must be at most half of kernel_size={k}, got padding={p}")
+    if k[0] > x.shape[-2] + 2 * p[0] or k[1] > x.shape[-1] + 2 * p[1]:
+        raise ValueError(f"{fn}: kernel_size {k} is larger than the padded input "
+                         f"{(x.shape[-2] + 2 * p[0], x.shape[-1] + 2 * p[1])}")
+    if not x.is_floating_point():
+        raise TypeError(f"{fn}: x must be a floating-point tensor, got {x.dtype}")
+    b, t = x.shape[:2]
+    return _unfold_bt(F.max_pool2d(_fold(x), k, s, p), b, t)
+
+
+def pad(x: torch.Tensor, padding: Sequence[int], value: float = 0.0) -> torch.Tensor:
+    r"""Constant padding of the two image axes (SpykeTorch ``functional.pad``).
+
+    Args:
+        x: spike-wave or potentials.
+        padding: ``(left, right, top, bottom)``: width gets left/right, height gets top/bottom.
+            Non-negative ints.
+        value: the fill value.
+
+    Shape:
+        - Input: ``[batch, time, channel, height, width]``
+        - Output: ``[batch, time, channel, height + top + bottom, width + left + right]``
+
+    Returns:
+        A new padded tensor.
+
+    Example:
+        >>> pad(torch.ones(1, 1, 1, 2, 2), (1, 0, 0, 1))[0, 0, 0]
+        tensor([[0., 1., 1.],
+                [0., 1., 1.],
+                [0., 0., 0.]])
+    """
+    fn = "pad"
+    check_tensor(fn, "x", x, ndim=5, axes=WAVE_AXES)
+    if not isinstance(padding, (tuple, list)) or len(padding) != 4:
+        raise TypeError(f"{fn}: padding must be a tuple (left, right, top, bottom) of 4 ints, got {padding!r}")
+    pads = tuple(check_int(fn, "padding", v, minimum=0) for v in padding)
+    value = check_real(fn, "value", value)
+    return F.pad(x, pads, mode="constant", value=value)
+
+
+class Convolution(nn.Module):
+    r"""Spiking convolution layer (SpykeTorch ``snn.Convolution``): stride 1, no padding, no bias.
+
+    Its weights are learned by STDP (:class:`snnbook.plasticity.STDP`), not by gradients, so the
+    parameter does not require grad.
+
+    Args:
+        in_channels: number of input feature maps.
+        out_channels: number of output feature maps (features).
+        kernel_size: an int or ``(kh, kw)``.
+        weight_mean: mean of the normal initial weights (default :data:`WEIGHT_MEAN`).
+        weight_std: standard deviation of the initial weights (default :data:`WEIGHT_STD`).
+        generator: optional ``torch.Generator`` for the initial weights.
+
+    Shape:
+        - Input: ``[batch, time, in_channels, height, width]``
+        - Output: ``[batch, time, out_channels, height - kh + 1, width - kw + 1]``
+
+    Attributes:
+        weight: ``[out_channels, in_channels, kh, kw]`` parameter.
+
+    Example:
+        >>> layer = Convolution(2, 3, 3, generator=torch.Generator().manual_seed(0))
+        >>> layer
+        Convolution(in_channels=2, out_channels=3, kernel_size=(3, 3))
+        >>> layer(torch.ones(1, 4, 2, 5, 5)).shape
+        torch.Size([1, 4, 3, 3, 3])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, weight_mean: float = WEIGHT_MEAN,
+                 weight_std: float = WEIGHT_STD, generator: torch.Generator | None = None):
+        super().__init__()
+        fn = "Convolution"
+        self.in_channels = check_int(fn, "in_channels", in_channels, minimum=1)
+        self.out_channels = check_int(fn, "out_channels", out_channels, minimum=1)
+        self.kernel_size = _pair(fn, "kernel_size", kernel_size, minimum=1)
+        self.weight = nn.Parameter(torch.empty(self.out_channels, self.in_channels, *self.kernel_size),
+                                   requires_grad=False)
+        self.reset_weight(weight_mean, weight_std, generator)
+
+    def reset_weight(self, weight_mean: float = WEIGHT_MEAN, weight_std: float = WEIGHT_STD,
+                     generator: torch.Generator | None = None) -> None:
+        """Draw the weights again from ``N(weight_mean, weight_std)``."""
+        mean = check_real("Convolution.reset_weight", "weight_mean", weight_mean)
+        std = check_real("Convolution.reset_weight", "weight_std", weight_std, minimum=0.0)
+        with torch.no_grad():
+            w = torch.empty(self.weight.shape, dtype=self.weight.dtype)
+            w.normal_(mean, std, generator=generator)
+            self.weight.copy_(w)
+
+    def load_weight(self, weight: torch.Tensor) -> None:
+        """Copy ``weight`` (shape ``[out_channels, in_channels, kh, kw]``) into the layer."""
+        check_tensor("Convolution.load_weight", "weight", weight, ndim=4,
+                     axes="[out_channels, in_channels, kh, kw]")
+        if weight.shape != self.weight.shape:
+            raise ValueError(f"Convolution.load_weight: weight must have shape {tuple(self.weight.shape)}, "
+                             f"got {tuple(weight.shape)}")
+        with torch.no_grad():
+            self.weight.copy_(weight)
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        return conv(spikes, self.weight)
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+                f"kernel_size={self.kernel_size}")
+
+
+class Pooling(nn.Module):
+    r"""Max pooling of every time step (SpykeTorch ``snn.Pooling``); see :func:`pool`.
+
+    Args:
+        kernel_size: pooling window, an int or ``(kh, kw)``.
+        stride: ``None`` means ``kernel_size``.
+        padding: :math:`-\infty` padding on each side.
+
+    Shape:
+        - Input: ``[batch, time, channel, height, width]``
+        - Output: ``[batch, time, channel, out_height, out_width]``
+
+    Example:
+        >>> Pooling(3, 2, 1)(torch.zeros(1, 2, 1, 6, 6)).shape
+        torch.Size([1, 2, 1, 3, 3])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        fn = "Pooling"
+        self.kernel_size = _pair(fn, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel_size if stride is None else _pair(fn, "stride", stride, minimum=1)
+        self.padding = _pair(fn, "padding", padding, minimum=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pool(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
