@@ -6,7 +6,7 @@ Chapter: Spiking neurons (book/neurons.md)
 Norse-style functional core: parameters and states are NamedTuples, a step function maps
 ``(input, state, params) -> (spikes, new_state)`` and never mutates its arguments, and
 :func:`simulate` loops over time only. Modules :class:`IF`, :class:`LIF` and :class:`AdaptiveLIF` keep
-the state between calls until :meth:`LIF.reset_state() <snnbook.neurons.LIF.reset_state>`.
+the state between calls until ``reset_state()``.
 
 Discrete-time model (one step of ``dt`` ms; ``x`` is the input delivered during the step, as a voltage
 increment in mV, e.g. a weighted sum of input spikes as in SpykeTorch):
