@@ -58,3 +58,17 @@ def test_site_references_no_external_script_or_stylesheet(built_book):
         text = page.read_text()
         external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
         assert not external, f"{page.relative_to(built_book)} loads {external}"
+
+
+def test_launch_buttons_open_the_paired_notebook_on_colab_and_offer_downloads(built_book):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    for docname in toc_files():
+        if "{code-cell}" not in (ROOT / f"{docname}.md").read_text():
+            continue
+        page = (built_book / f"{docname}.html").read_text()
+        colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{docname}.ipynb"
+        assert colab in page, f"{docname}: no Colab button to {colab}"
+        name = docname.split("/")[-1]
+        assert f"_sources/book/{name}.ipynb" in page and f"_sources/book/{name}.md" in page

@@ -509,6 +509,9 @@ class FastSigmoidSpike(torch.autograd.Function):
     """Heaviside forward, fast-sigmoid derivative ``1 / (slope |x| + 1)^2`` backward (Zenke & Ganguli 2018).
 
     Use through :func:`fast_sigmoid`; ``FastSigmoidSpike.apply(x, slope)``.
+
+    Shape:
+        - Input: any. Output: same (elementwise).
     """
 
     @staticmethod
@@ -527,6 +530,9 @@ class ArctanSpike(torch.autograd.Function):
     """Heaviside forward, arctan derivative ``(alpha / 2) / (1 + (pi / 2 * alpha * x)^2)`` backward.
 
     Use through :func:`arctan`; ``ArctanSpike.apply(x, alpha)``.
+
+    Shape:
+        - Input: any. Output: same (elementwise).
     """
 
     @staticmethod
