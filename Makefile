@@ -49,6 +49,10 @@ $(VENDOR_STAMP): Makefile
 	cp -r $(VENDOR)/pack/mathjax-*/es5 $(VENDOR)/mathjax/
 	cp $(VENDOR)/pack/requirejs-*/require.js $(VENDOR)/requirejs/
 	cp $(VENDOR)/pack/jupyter-widgets-html-manager-*/dist/embed-amd.js $(VENDOR)/html-manager/
+	# embed-amd.js loads its icon fonts from "@jupyter-widgets/html-manager/dist/" relative to the
+	# page; every chapter lives in book/, so the fonts go there.
+	mkdir -p "$(VENDOR)/book/@jupyter-widgets/html-manager/dist"
+	cd $(VENDOR)/pack/jupyter-widgets-html-manager-*/dist && cp *.woff *.woff2 *.ttf *.eot *.svg "$(CURDIR)/$(VENDOR)/book/@jupyter-widgets/html-manager/dist/"
 	rm -rf $(VENDOR)/pack
 	touch $@
 

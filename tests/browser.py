@@ -42,6 +42,7 @@ class PageWatch:
         self.external_requests: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        page.on("response", lambda r: r.status >= 400 and self.console_errors.append(f"HTTP {r.status} {r.url}"))
         page.route("**/*", self._route)
 
     def _route(self, route):

@@ -35,6 +35,7 @@ def built_book(tmp_path_factory) -> Path:
     out.mkdir(parents=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     env = dict(os.environ, SNNBOOK_STATIC="1")
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend puts the figures in the pages
     proc = subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     (out / "build.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)

@@ -32,7 +32,8 @@ def test_every_page_renders_offline_without_errors(built_book):
             page.goto(f"{base}/{rel}", wait_until="load")
             has_math = page.locator(".math").count() > 0
             if has_math:
-                page.wait_for_selector("mjx-container", timeout=20000)
+                page.wait_for_selector("mjx-container", state="attached", timeout=20000)
+                page.wait_for_function("document.querySelectorAll('mjx-container').length >= document.querySelectorAll('.math').length", timeout=20000)
                 rendered = page.locator("mjx-container").count()
                 if rendered < page.locator(".math").count():
                     problems.append(f"{rel}: MathJax rendered {rendered} of {page.locator('.math').count()} formulas")
