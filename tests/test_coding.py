@@ -146,6 +146,77 @@ def test_latency_cuda(device):
     assert torch.equal(intensity_to_latency(x, 6).cpu(), intensity_to_latency(x.cpu(), 6))
 
 
+def random_intensities(dtype, seed, batch=5, shape=(2, 6, 7), levels=None, negatives=False):
+    """Random maps with many exact ties, zeros and (optionally) negative values."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, *shape, generator=g, dtype=torch.float64)
+    if levels is not None:
+        x = torch.floor(x * levels) / levels  # few distinct values: ties straddle bin boundaries
+    x[torch.rand(x.shape, generator=g) < 0.3] = 0.0
+    if negatives:
+        x[torch.rand(x.shape, generator=g) < 0.2] *= -1
+    x[1] = 0.0  # a silent sample
+    return x.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("levels,negatives", [(None, False), (4, False), (7, True), (None, True)])
+@pytest.mark.parametrize("T", [1, 3, 15])
+def test_latency_ranking_equals_reference_with_ties_and_negatives(dtype, levels, negatives, T):
+    x = random_intensities(dtype, seed=T, levels=levels, negatives=negatives)
+    for to_spike in (True, False):
+        out = intensity_to_latency(x, T, to_spike=to_spike)
+        assert out.dtype == dtype
+        for b in range(x.shape[0]):
+            if int(torch.count_nonzero(x[b])) >= T:
+                ref = reference_latency(x[b:b + 1], T)
+                assert torch.equal(out[b], ref.sign() if to_spike else ref)
+            else:
+                assert not out[b].any()
+
+
+def test_latency_many_steps_and_huge_values():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 1, 30, 30, generator=g) * 3e38  # T > 255 and values near the float32 maximum
+    x[0, 0, 0, :5] = torch.tensor([3.4e38, 1e-45, -1e-45, -3.4e38, 0.0])
+    T = 300
+    out = intensity_to_latency(x, T, cumulative=False)
+    for b in range(2):
+        ref = reference_latency(x[b:b + 1], T)
+        ref = ref - torch.cat([torch.zeros_like(ref[:1]), ref[:-1]])
+        assert torch.equal(out[b], ref.sign())
+
+
+@pytest.mark.parametrize("cumulative", [True, False])
+@pytest.mark.parametrize("T", [4, 15, 300])
+def test_latency_uint8_and_bool_equal_float_path(cumulative, T):
+    x = random_intensities(torch.float32, seed=1, batch=4, shape=(3, 14, 14), levels=9)
+    ref = intensity_to_latency(x, T, cumulative=cumulative)
+    for dtype in (torch.uint8, torch.bool):
+        out = intensity_to_latency(x, T, cumulative=cumulative, dtype=dtype)
+        assert out.dtype == dtype and out.shape == ref.shape
+        assert torch.equal(out, ref.to(dtype))
+    assert torch.equal(intensity_to_latency(x, T, cumulative=cumulative, dtype=torch.float64), ref.double())
+    neg = random_intensities(torch.float32, seed=2, negatives=True)
+    assert torch.equal(intensity_to_latency(neg, 3, dtype=torch.bool), intensity_to_latency(neg, 3).bool())
+    module = IntensityToLatency(T, cumulative=cumulative, dtype=torch.uint8)
+    assert torch.equal(module(x), ref.to(torch.uint8)) and "dtype=torch.uint8" in repr(module)
+
+
+def test_latency_dtype_errors():
+    x = random_intensities(torch.float32, seed=0, negatives=True)
+    with pytest.raises(ValueError, match="intensity_to_latency: dtype=torch.uint8 needs non-negative x"):
+        intensity_to_latency(x, 3, dtype=torch.uint8)
+    with pytest.raises(TypeError, match="intensity_to_latency: dtype=torch.uint8 holds spikes only"):
+        intensity_to_latency(x.abs(), 3, to_spike=False, dtype=torch.uint8)
+    with pytest.raises(TypeError, match="intensity_to_latency: dtype must be"):
+        intensity_to_latency(x, 3, dtype=torch.int32)
+    with pytest.raises(TypeError, match="IntensityToLatency: dtype must be"):
+        IntensityToLatency(3, dtype="uint8")
+    with pytest.raises(TypeError, match="IntensityToLatency: dtype=torch.bool holds spikes only"):
+        IntensityToLatency(3, to_spike=False, dtype=torch.bool)
+
+
 # --- Poisson --------------------------------------------------------------------------------------
 def test_poisson_rate_and_determinism():
     intensity = torch.tensor([[0.0, 0.25, 0.5, 1.0]]).repeat(4, 1)

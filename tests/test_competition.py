@@ -267,3 +267,37 @@ def test_cuda_matches_cpu():
     assert torch.equal(fire(raw.cuda(), 2.0).cpu(), fire(raw, 2.0))
     with pytest.raises(ValueError, match="device"):
         k_winners(pot.cuda(), 1, 0, pot.sign())
+
+
+# --- internal batch chunks (performance): every sample is computed exactly as on its own -----------
+@pytest.mark.parametrize("chunk", [1, 3 * 6 * 7 * 9 * 9 + 1])
+def test_chunked_pointwise_and_k_winners_equal_unchunked(monkeypatch, chunk):
+    import snnbook.competition as competition
+    raw, pot = _random_potentials(11)
+    whole = pointwise_inhibition(raw), k_winners(pot, 5, 1, pot.sign()), k_winners(raw, 3, 0)
+    monkeypatch.setattr(competition, "_CHUNK_ELEMENTS", chunk)  # 1 or 3 samples per chunk (10 in all)
+    chunked = pointwise_inhibition(raw), k_winners(pot, 5, 1, pot.sign()), k_winners(raw, 3, 0)
+    for a, b in zip(whole, chunked):
+        assert torch.equal(a, b)
+    for b in range(raw.shape[0]):
+        assert torch.equal(chunked[0][b:b + 1], pointwise_inhibition(raw[b:b + 1]))
+
+
+def test_threshold_and_fire_equal_masked_fill_formula():
+    g = torch.Generator().manual_seed(5)
+    p = torch.randn(3, 4, 5, 6, 6, generator=g).cumsum(1)
+    per_feature = torch.linspace(-1.0, 2.0, 5).view(5, 1, 1)
+    for thr in (0.5, 0.0, -1.0, per_feature):
+        ref = p.masked_fill(p <= thr, 0)
+        assert torch.equal(threshold(p, thr), ref)
+        spikes, thresholded = fire(p, thr, True)
+        assert torch.equal(thresholded, ref) and torch.equal(spikes, ref.sign())
+        q = p.clone()
+        assert threshold_(q, thr) is q and torch.equal(q, ref)
+
+
+def test_pointwise_inhibition_keeps_autograd():
+    x = torch.rand(2, 3, 4, 2, 2, requires_grad=True)
+    y = pointwise_inhibition(x)
+    y.sum().backward()
+    assert torch.equal(x.grad, (y.detach() != 0).float())

@@ -446,3 +446,24 @@ def test_e2e_mozafari2019_layer3_rstdp_sequence():
                          False, lb, ub)
         feats = stage["winner_features"]
         assert_close(w[feats], stage["conv3_winner_rows_after"], **TOL)
+
+
+def test_stdp_repeated_feature_in_one_sample_keeps_last_rates():
+    """Winners are user input: a feature listed twice in a sample gets the LAST winner's rates, as
+    SpykeTorch's ``lr[f] = ...`` loop does; weights outside the bounds are clamped once."""
+    g = torch.Generator().manual_seed(9)
+    x = (torch.rand(3, 4, 2, 6, 6, generator=g) > 0.6).float().cumsum(1).clamp(max=1)
+    y = (torch.rand(3, 4, 3, 4, 4, generator=g) > 0.7).float().cumsum(1).clamp(max=1)
+    w = torch.rand(3, 2, 3, 3, generator=g) * 1.4 - 0.2        # some weights outside [0, 1]
+    winners = torch.tensor([[[1, 0, 0], [2, 1, 1], [1, 3, 2]],
+                            [[0, 2, 2], [0, 0, 3], [-1, -1, -1]],
+                            [[-1, -1, -1], [-1, -1, -1], [-1, -1, -1]]])
+    lr = [(0.004, -0.003), (0.01, -0.02), (0.3, -0.1)]
+    for stab in (True, False):
+        new = stdp_update(w, x, y, winners, torch.tensor([a for a, _ in lr]), torch.tensor([b for _, b in lr]),
+                          stab)
+        ref = w.clone()
+        for b in range(3):
+            win = [tuple(t) for t in winners[b].tolist() if t[0] >= 0]
+            ref, _ = spyketorch_stdp(ref, x[b], y[b], win, lr, stab, 0.0, 1.0)
+        assert_close(new, ref, rtol=0, atol=0)

@@ -234,3 +234,41 @@ def test_bad_input(call, exc, match):
 def test_error_names_function():
     with pytest.raises(ValueError, match=r"^filter_bank: .*padding"):
         filter_bank(IMG, K, padding=-2)
+
+
+# --- finiteness check (one aminmax pass) and the separable local mean ----------------------------
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_check_tensor_finiteness_catches_nan_and_inf_anywhere(dtype, bad):
+    from snnbook._checks import check_tensor
+    x = torch.rand(3, 1, 37, 41, dtype=dtype)
+    check_tensor("f", "x", x)
+    for pos in (0, 1, 7, 16, 31, 500, x.numel() - 1):
+        y = x.clone()
+        y.view(-1)[pos] = bad
+        with pytest.raises(ValueError, match="f: x contains NaN or infinite values"):
+            check_tensor("f", "x", y)
+        with pytest.raises(ValueError, match="f: x contains NaN or infinite values"):
+            check_tensor("f", "x", y.transpose(-1, -2))          # non-contiguous
+    y = x.clone()
+    y[0, 0, 0, 0], y[1, 0, 5, 5] = float("nan"), -float("inf")   # NaN next to an infinity
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_tensor("f", "x", y)
+    check_tensor("f", "x", torch.full((4,), torch.finfo(dtype).max, dtype=dtype))   # huge but finite
+    check_tensor("f", "x", y, finite=False)
+    with pytest.raises(ValueError, match="local_normalization: x contains NaN"):
+        local_normalization(torch.full((1, 1, 4, 4), float("nan"), dtype=dtype), 1)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 3, 8, 40])
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (1, 2, 5, 9)])
+def test_local_normalization_equals_zero_padded_box_convolution(radius, shape):
+    g = torch.Generator().manual_seed(radius)
+    x = torch.rand(*shape, generator=g, dtype=torch.float64) * 100
+    x[x < 30] = 0
+    k = 2 * radius + 1
+    kernel = torch.ones(1, 1, k, k, dtype=torch.float64) / (k * k)
+    y = x.reshape(-1, 1, *shape[-2:])
+    ref = (y / (torch.nn.functional.conv2d(y, kernel, padding=radius) + 1e-12)).reshape(shape)
+    assert_close(local_normalization(x, radius), ref, rtol=1e-12, atol=1e-12)
+    assert_close(local_normalization(x.float(), radius), ref.float(), **TOL)

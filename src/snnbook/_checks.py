@@ -27,8 +27,18 @@ def check_tensor(fn: str, name: str, x, *, ndim: int | Sequence[int] | None = No
     if nonempty and x.numel() == 0:
         raise ValueError(f"{fn}: {name} is empty (shape {tuple(x.shape)}); expected at least one element "
                          "in every axis")
-    if finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+    if finite and x.is_floating_point() and x.numel() and not _all_finite(x):
         raise ValueError(f"{fn}: {name} contains NaN or infinite values")
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """True if every value of the floating-point tensor ``x`` is finite.
+
+    One reduction pass (``aminmax``) instead of ``isfinite(x).all()``, which builds a bool copy of
+    ``x``: NaN propagates into both the minimum and the maximum, and any infinity is one of them.
+    """
+    lo, hi = torch.aminmax(x.reshape(-1))
+    return bool(torch.isfinite(torch.stack((lo, hi))).all())
 
 
 def check_float(fn: str, name: str, x) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_float, check_int, check_real, check_tensor
+from ._checks import FLOAT_DTYPES, check_float, check_int, check_real, check_tensor
 
 __all__ = [
-    "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS",
+    "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS", "SPIKE_DTYPES",
     "intensity_to_latency", "IntensityToLatency", "poisson_spikes", "PoissonEncoder", "first_spike_times",
     "dvs_events", "to_time_first", "to_batch_first",
 ]
@@ -31,8 +31,12 @@ DVS_THRESHOLD = 0.2
 DVS_EPS = 1e-3
 
 
+#: Output dtypes of :func:`intensity_to_latency` besides the floating-point ones (spikes only).
+SPIKE_DTYPES = (torch.bool, torch.uint8)
+
+
 def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True,
-                         cumulative: bool = True) -> torch.Tensor:
+                         cumulative: bool = True, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Intensity-to-latency coding, SpykeTorch's ``Intensity2Latency`` applied to every sample at once.
 
     For each sample separately, all values of all channels are ranked together in descending order
@@ -50,13 +54,19 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
             input); if ``False`` carry the intensity values in the active positions. Default: ``True``.
         cumulative (bool): if ``True`` (SpykeTorch) a neuron stays active at every step after its
             first; if ``False`` it is active only at the step where it enters. Default: ``True``.
+        dtype (torch.dtype, optional): dtype of the result: ``None`` (``x``'s dtype), a floating-point
+            dtype, or, with ``to_spike=True`` only, ``torch.uint8`` (needs ``x >= 0``) or
+            ``torch.bool``. The result always equals the floating-point one converted with
+            ``.to(dtype)``; ``torch.uint8`` is 4x smaller than float32 and is what the 2019 MNIST
+            example feeds its network (``Intensity2Latency`` -> ``sign`` -> ``uint8``).
+            Default: ``None``.
 
     Shape:
         - Input: ``[batch, channel, height, width]``.
         - Output: ``[batch, time, channel, height, width]``.
 
     Returns:
-        Tensor: the spike-wave (cumulative or not, as requested), in ``x``'s dtype.
+        Tensor: the spike-wave (cumulative or not, as requested), in ``dtype``.
 
     Example:
         >>> x = torch.tensor([[[[4.0, 3.0], [2.0, 1.0]]]])
@@ -64,6 +74,8 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
         [[[1.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]
         >>> intensity_to_latency(x, 2, cumulative=False)[0, 1, 0].tolist()
         [[0.0, 0.0], [1.0, 1.0]]
+        >>> intensity_to_latency(x, 2, dtype=torch.uint8)[0, 0, 0].tolist()
+        [[1, 1], [0, 0]]
     """
     fn = "intensity_to_latency"
     check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]")
@@ -73,21 +85,78 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
         raise TypeError(f"{fn}: to_spike must be a bool, got {to_spike!r}")
     if not isinstance(cumulative, bool):
         raise TypeError(f"{fn}: cumulative must be a bool, got {cumulative!r}")
+    if dtype is None:
+        dtype = x.dtype
+    elif dtype in SPIKE_DTYPES:
+        if not to_spike:
+            raise TypeError(f"{fn}: dtype={dtype} holds spikes only; with to_spike=False expected a "
+                            f"floating-point dtype or None")
+    elif dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{fn}: dtype must be None, a floating-point dtype, torch.uint8 or torch.bool, "
+                        f"got {dtype!r}")
     b = x.shape[0]
     flat = x.reshape(b, -1)
-    n = flat.shape[1]
-    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
-    rank = torch.empty_like(order)
-    rank.scatter_(1, order, torch.arange(n, device=x.device).expand(b, n))
-    bin_size = torch.count_nonzero(flat, dim=1) // time_steps  # [batch]
-    t = torch.arange(1, time_steps + 1, device=x.device)
-    upper = (t.view(1, -1) * bin_size.view(-1, 1)).unsqueeze(-1)  # [batch, time, 1]
-    active = rank.unsqueeze(1) < upper  # [batch, time, n]
-    if not cumulative:
-        active &= rank.unsqueeze(1) >= upper - bin_size.view(-1, 1, 1)
-    values = flat.sign() if to_spike else flat
-    out = torch.where(active, values.unsqueeze(1), torch.zeros((), dtype=x.dtype, device=x.device))
+    first, negative = _first_steps(flat, time_steps)  # [batch, n], time_steps where never
+    steps = torch.arange(time_steps, dtype=first.dtype, device=x.device).view(1, -1, 1)
+    # One broadcast compare writes the whole [batch, time, n] wave. Writing into a uint8 tensor
+    # takes the vectorised kernel (a bool result does not) and needs no bool temporary.
+    active = torch.empty((b, time_steps, flat.shape[1]), dtype=torch.uint8, device=x.device)
+    (torch.ge if cumulative else torch.eq)(steps, first.unsqueeze(1), out=active)
+    if dtype == torch.bool:
+        out = active.view(torch.bool)
+    elif dtype == torch.uint8:
+        if bool(negative):
+            raise ValueError(f"{fn}: dtype=torch.uint8 needs non-negative x (a spike of a negative value "
+                             f"is -1), got minimum {x.min().item()}; use a floating-point dtype or torch.bool")
+        out = active
+    else:
+        out = active.to(dtype)
+        if not to_spike:
+            out.mul_(flat.to(dtype).unsqueeze(1))
+        elif bool(negative):  # active values are nonzero: sign is 1 unless negative
+            out.mul_(flat.sign().to(dtype).unsqueeze(1))
+        if bool(negative):
+            out.add_(0.0)  # 0 * negative value = -0.0 -> +0.0
     return out.reshape(b, time_steps, *x.shape[1:])
+
+
+def _first_steps(flat: torch.Tensor, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """First active step of every value of ``flat`` ``[batch, n]`` under :func:`intensity_to_latency`.
+
+    Returns ``(first, negative)``: ``first`` ``[batch, n]`` holds ``rank // bin_size`` (``time_steps``
+    for values that never spike, zeros included), ``negative`` is a bool scalar tensor telling whether
+    any value is negative. Only the nonzero values are ranked (zeros never spike: they sit between
+    the positive and the negative values, so a negative value's rank grows by the number of zeros).
+    For float32/float16/bfloat16 the descending stable ranking is ONE stable ascending sort of int64
+    keys ``(sample << 32) | descending-order bits of the value`` (exact: float32 -> its bit pattern
+    is order-preserving after the usual sign flip, and the stable sort keeps equal values in flat
+    index order); float64 uses two stable sorts (value, then sample).
+    """
+    b, n = flat.shape
+    device = flat.device
+    nz = torch.nonzero(flat.reshape(-1)).squeeze(1)  # ascending flat indices of the nonzero values
+    vals = flat.reshape(-1).index_select(0, nz)
+    sample = torch.div(nz, n, rounding_mode="floor")  # non-decreasing
+    if flat.dtype != torch.float64 and b < 2 ** 31:
+        bits = vals.to(torch.float32).view(torch.int32).to(torch.int64)
+        # positive floats: larger bits = larger value; negative floats: larger bits = more negative
+        desc = torch.where(bits >= 0, 0x7FFFFFFF - bits, bits + 2 ** 32)  # ascending = descending value
+        order = torch.sort(desc.add_(sample << 32), stable=True).indices
+    else:
+        by_value = torch.sort(vals, descending=True, stable=True).indices
+        order = by_value[torch.sort(sample[by_value], stable=True).indices]
+    # sorted element p belongs to sample[p] (the sort keeps every sample's block in place)
+    nnz = torch.bincount(sample, minlength=b)  # [batch]
+    start = torch.cumsum(nnz, 0) - nnz
+    rank = torch.arange(nz.numel(), device=device) - start.index_select(0, sample)
+    negative = vals.index_select(0, order) < 0
+    rank += torch.where(negative, (n - nnz).index_select(0, sample), 0)
+    bin_size = (nnz // time_steps).index_select(0, sample)
+    first_sorted = torch.where(rank < bin_size * time_steps, rank // bin_size.clamp(min=1), time_steps)
+    index_dtype = torch.uint8 if time_steps < 256 else torch.int64
+    first = torch.full((b * n,), time_steps, dtype=index_dtype, device=device)
+    first[nz.index_select(0, order)] = first_sorted.to(index_dtype)
+    return first.view(b, n), negative.any()
 
 
 class IntensityToLatency(nn.Module):
@@ -97,6 +166,8 @@ class IntensityToLatency(nn.Module):
         time_steps (int): number of time steps.
         to_spike (bool): spikes (``True``) or values (``False``). Default: ``True``.
         cumulative (bool): cumulative wave. Default: ``True``.
+        dtype (torch.dtype, optional): dtype of the wave (``None``: the input's; ``torch.uint8`` or
+            ``torch.bool`` for spikes). Default: ``None``.
 
     Shape:
         - Input: ``[batch, channel, height, width]``.
@@ -107,20 +178,32 @@ class IntensityToLatency(nn.Module):
         >>> spikes = IntensityToLatency(15)(torch.rand(4, 6, 28, 28, generator=g))
         >>> spikes.shape, int(spikes[:, -1].sum())  # 4 * (4704 - 4704 % 15) neurons spike
         (torch.Size([4, 15, 6, 28, 28]), 18780)
+        >>> IntensityToLatency(15, dtype=torch.uint8)
+        IntensityToLatency(time_steps=15, to_spike=True, cumulative=True, dtype=torch.uint8)
     """
 
-    def __init__(self, time_steps: int, to_spike: bool = True, cumulative: bool = True) -> None:
+    def __init__(self, time_steps: int, to_spike: bool = True, cumulative: bool = True, *,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        self.time_steps = check_int("IntensityToLatency", "time_steps", time_steps, minimum=1)
+        fn = "IntensityToLatency"
+        self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
         self.to_spike = bool(to_spike)
         self.cumulative = bool(cumulative)
+        if dtype is not None and dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
+            raise TypeError(f"{fn}: dtype must be None, a floating-point dtype, torch.uint8 or torch.bool, "
+                            f"got {dtype!r}")
+        if dtype in SPIKE_DTYPES and not self.to_spike:
+            raise TypeError(f"{fn}: dtype={dtype} holds spikes only; with to_spike=False expected a "
+                            f"floating-point dtype or None")
+        self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Code ``x`` ``[batch, channel, height, width]`` as a ``[batch, time, ...]`` wave."""
-        return intensity_to_latency(x, self.time_steps, self.to_spike, self.cumulative)
+        return intensity_to_latency(x, self.time_steps, self.to_spike, self.cumulative, dtype=self.dtype)
 
     def extra_repr(self) -> str:
-        return f"time_steps={self.time_steps}, to_spike={self.to_spike}, cumulative={self.cumulative}"
+        s = f"time_steps={self.time_steps}, to_spike={self.to_spike}, cumulative={self.cumulative}"
+        return s if self.dtype is None else s + f", dtype={self.dtype}"
 
 
 def _check_wave(fn: str, name: str, x, min_ndim: int, axes: str, finite: bool = True) -> None:

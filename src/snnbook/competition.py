@@ -21,6 +21,7 @@ from numbers import Real
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
@@ -29,6 +30,9 @@ __all__ = ["fire", "fire_", "threshold", "threshold_", "pointwise_inhibition", "
            "feature_inhibition_", "k_winners", "winners_to_lists", "Fire", "KWTA"]
 
 WAVE_AXES = "[batch, time, feature, height, width]"
+#: Elements per batch chunk in :func:`pointwise_inhibition` and :func:`k_winners` (4 MiB of float32
+#: temporaries, which stay in cache); every sample is computed exactly as on its own.
+_CHUNK_ELEMENTS = 2 ** 20
 
 
 def _check_potentials(fn: str, potentials, name: str = "potentials") -> None:
@@ -64,12 +68,25 @@ def threshold_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
     """
     fn = "threshold_"
     _check_potentials(fn, potentials)
-    thr = _check_threshold(fn, threshold, potentials)
+    return _threshold_(potentials, _check_threshold(fn, threshold, potentials))
+
+
+def _threshold_(potentials: torch.Tensor, thr) -> torch.Tensor:
+    """:func:`threshold_` without the checks (``thr`` already checked)."""
     if thr is None:
         potentials[:, :-1] = 0
+    elif isinstance(thr, float):
+        F.threshold(potentials, thr, 0.0, inplace=True)  # keeps x > thr: one vectorised pass
     else:
         potentials.masked_fill_(potentials <= thr, 0)
     return potentials
+
+
+def _thresholded(potentials: torch.Tensor, thr) -> torch.Tensor:
+    """A thresholded copy of ``potentials`` (checked ``thr``), without a clone-then-fill pass."""
+    if isinstance(thr, float):
+        return F.threshold(potentials, thr, 0.0)
+    return _threshold_(potentials.clone(), thr)
 
 
 def threshold(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
@@ -96,8 +113,9 @@ def threshold(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
         >>> threshold(p, 2.0).flatten(), threshold(p).flatten()
         (tensor([0., 0., 3.]), tensor([0., 0., 3.]))
     """
-    _check_potentials("threshold", potentials)
-    return threshold_(potentials.clone(), threshold)
+    fn = "threshold"
+    _check_potentials(fn, potentials)
+    return _thresholded(potentials, _check_threshold(fn, threshold, potentials))
 
 
 def fire_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
@@ -146,7 +164,7 @@ def fire(potentials: torch.Tensor, threshold=None, return_thresholded_potentials
     if not isinstance(return_thresholded_potentials, bool):
         raise TypeError(f"{fn}: return_thresholded_potentials must be a bool, "
                         f"got {return_thresholded_potentials!r}")
-    thresholded = threshold_(potentials.detach().clone(), threshold)
+    thresholded = _thresholded(potentials.detach(), _check_threshold(fn, threshold, potentials))
     spikes = thresholded.sign()
     if return_thresholded_potentials:
         return spikes, thresholded
@@ -182,6 +200,19 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
     fn = "pointwise_inhibition"
     _check_potentials(fn, thresholded_potentials, "thresholded_potentials")
     x = thresholded_potentials
+    if x.requires_grad and torch.is_grad_enabled():  # out= does not record autograd
+        return x * _pointwise_coef(x.detach())
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    # a few samples at a time, so that the multiply finds its chunk of x still in cache
+    chunk = max(1, _CHUNK_ELEMENTS // x[0].numel())
+    for lo in range(0, x.shape[0], chunk):
+        hi = min(lo + chunk, x.shape[0])
+        torch.mul(x[lo:hi], _pointwise_coef(x[lo:hi]), out=out[lo:hi])
+    return out
+
+
+def _pointwise_coef(x: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, F, H, W]`` 0/1 mask of :func:`pointwise_inhibition` (SpykeTorch's ``coef``)."""
     steps = x.shape[1]
     maximum, argmax = torch.max(x, dim=2, keepdim=True)  # [B, T, 1, H, W]
     clamp_pot = maximum.sign()
@@ -190,7 +221,7 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
     winners = argmax.gather(1, first)
     coef = torch.zeros_like(x[:, :1])
     coef.scatter_(2, winners, last)
-    return x * coef
+    return coef
 
 
 def _feature_mask(fn: str, potentials: torch.Tensor, features) -> torch.Tensor:
@@ -320,13 +351,13 @@ def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
                             f"got {spikes.dtype}")
         spikes = spikes.to(potentials.dtype)
     device = potentials.device
-    # --- score, in SpykeTorch's arithmetic order ---------------------------------------------
-    first = (steps - spikes.sum(dim=1, keepdim=True)).long().clamp_(0, steps - 1)  # [B,1,F,H,W]
-    values = potentials.gather(1, first)
-    truncated = spikes * values
-    v = truncated.amax(dim=(1, 2, 3, 4), keepdim=True) * steps
-    truncated.addcmul_(spikes, v)
-    total = truncated.sum(dim=1).reshape(batch, -1)  # [B, F*H*W]
+    # --- score, in SpykeTorch's arithmetic order, a few samples at a time ---------------------
+    # (the [chunk, T, F, H, W] temporaries stay in cache instead of a [B, T, F, H, W] one)
+    total = torch.empty(batch, nfeat * height * width, dtype=potentials.dtype, device=device)
+    chunk = max(1, _CHUNK_ELEMENTS // potentials[0].numel())
+    for lo in range(0, batch, chunk):
+        hi = min(lo + chunk, batch)
+        total[lo:hi] = _scores(potentials[lo:hi], spikes[lo:hi]).reshape(hi - lo, -1)
     # --- sequential picks, vectorised over the batch -------------------------------------------
     winners = torch.full((batch, k, 3), -1, dtype=torch.long, device=device)
     active = torch.ones(batch, dtype=torch.bool, device=device)
@@ -348,6 +379,17 @@ def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
             remove = remove | (rows[:, :, None] & cols[:, None, :])[:, None]
         total3.masked_fill_(remove & active[:, None, None, None], 0)
     return winners
+
+
+def _scores(potentials: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
+    """SpykeTorch's ``get_k_winners`` score ``[batch, F, H, W]``, in its arithmetic order."""
+    steps = potentials.shape[1]
+    first = (steps - spikes.sum(dim=1, keepdim=True)).long().clamp_(0, steps - 1)  # [B,1,F,H,W]
+    values = potentials.gather(1, first)
+    truncated = spikes * values
+    v = truncated.amax(dim=(1, 2, 3, 4), keepdim=True) * steps
+    truncated.addcmul_(spikes, v)
+    return truncated.sum(dim=1)
 
 
 def winners_to_lists(winners: torch.Tensor) -> list[list[tuple[int, int, int]]]:

@@ -147,9 +147,34 @@ def pre_post_ordering(input_spikes: torch.Tensor, output_spikes: torch.Tensor, w
         tensor([[ True, False],
                 [False, False]])
     """
-    fn = "pre_post_ordering"
-    check_tensor(fn, "input_spikes", input_spikes, ndim=5, axes=WAVE_AXES)
-    check_tensor(fn, "output_spikes", output_spikes, ndim=5, axes="[batch, time, feature, height, width]")
+    winners, kh, kw = _ordering_checks("pre_post_ordering", input_spikes, output_spikes, winners, kernel_size)
+    return _ordering(input_spikes, output_spikes, winners, kh, kw)
+
+
+def _ordering(input_spikes, output_spikes, winners, kh: int, kw: int) -> torch.Tensor:
+    """:func:`pre_post_ordering` after its checks."""
+    batch = input_spikes.shape[0]
+    device = input_spikes.device
+    in_counts = input_spikes.sum(dim=1)                  # [B, C, H, W]
+    valid = winners[..., 0] >= 0                         # [B, K]
+    f, r, c = winners.clamp(min=0).unbind(-1)            # [B, K] each
+    bidx = torch.arange(batch, device=device)[:, None]
+    # only the winners' output counts: gather their [T] time courses instead of summing the whole wave
+    out_at = output_spikes[bidx, :, f, r, c].sum(dim=-1)  # [B, K]
+    rows = r[:, :, None] + torch.arange(kh, device=device)   # [B, K, kh]
+    cols = c[:, :, None] + torch.arange(kw, device=device)   # [B, K, kw]
+    fields = in_counts.permute(0, 2, 3, 1)[bidx[:, :, None, None], rows[:, :, :, None], cols[:, :, None, :]]
+    fields = fields.permute(0, 1, 4, 2, 3)               # [B, K, C, kh, kw]
+    return (fields >= out_at[:, :, None, None, None]) & valid[:, :, None, None, None]
+
+
+def _ordering_checks(fn: str, input_spikes, output_spikes, winners, kernel_size, finite: bool = True):
+    """The checks of :func:`pre_post_ordering`; returns ``(winners as long, kh, kw)``.
+
+    ``finite=False`` skips the finiteness passes over the spike-waves (for callers that ran them)."""
+    check_tensor(fn, "input_spikes", input_spikes, ndim=5, axes=WAVE_AXES, finite=finite)
+    check_tensor(fn, "output_spikes", output_spikes, ndim=5, axes="[batch, time, feature, height, width]",
+                 finite=finite)
     batch = input_spikes.shape[0]
     if output_spikes.shape[0] != batch:
         raise ValueError(f"{fn}: output_spikes has batch {output_spikes.shape[0]}, expected {batch}")
@@ -165,39 +190,46 @@ def pre_post_ordering(input_spikes: torch.Tensor, output_spikes: torch.Tensor, w
     if winners.numel() and bool(((winners >= torch.tensor([nfeat, oh, ow], device=winners.device))
                                  | (winners < -1)).any()):
         raise ValueError(f"{fn}: winners must lie in [0, {(nfeat - 1, oh - 1, ow - 1)}] or be -1 padding")
-    device = input_spikes.device
-    in_counts = input_spikes.sum(dim=1)                  # [B, C, H, W]
-    out_counts = output_spikes.sum(dim=1)                # [B, F, Ho, Wo]
-    valid = winners[..., 0] >= 0                         # [B, K]
-    f, r, c = winners.clamp(min=0).unbind(-1)            # [B, K] each
-    bidx = torch.arange(batch, device=device)[:, None]
-    out_at = out_counts[bidx, f, r, c]                   # [B, K]
-    rows = r[:, :, None] + torch.arange(kh, device=device)   # [B, K, kh]
-    cols = c[:, :, None] + torch.arange(kw, device=device)   # [B, K, kw]
-    fields = in_counts.permute(0, 2, 3, 1)[bidx[:, :, None, None], rows[:, :, :, None], cols[:, :, None, :]]
-    fields = fields.permute(0, 1, 4, 2, 3)               # [B, K, C, kh, kw]
-    return (fields >= out_at[:, :, None, None, None]) & valid[:, :, None, None, None]
+    return winners, kh, kw
 
 
 def _sequential_update(weight, ordering, winners, a_ltp, a_ltd, use_stabilizer, lb, ub, skip=None):
     """Apply the per-sample updates in batch order. a_ltp/a_ltd are [B, F]; skip is [B] bool or None."""
     nfeat = weight.shape[0]
-    batch = winners.shape[0]
+    batch, k = winners.shape[:2]
     f = winners[..., 0]
     valid = f >= 0
     fc = f.clamp(min=0)
     ltp = a_ltp.gather(1, fc)[:, :, None, None, None]    # [B, K, 1, 1, 1]
     ltd = a_ltd.gather(1, fc)[:, :, None, None, None]
-    rates = torch.where(ordering, ltp, ltd) * valid[:, :, None, None, None]   # [B, K, C, kh, kw]
-    rows = torch.where(valid, f, nfeat)                  # padding -> a dummy row
+    rates = torch.where(ordering, ltp, ltd)              # [B, K, C, kh, kw]
+    # SpykeTorch sets lr[f] winner after winner, so a feature that wins again later in the same
+    # sample keeps only its last rates; earlier duplicates (and padding) go to a dummy row.
+    later = torch.ones(k, k, dtype=torch.bool, device=f.device).triu_(1)   # [i, j]: j after i
+    superseded = ((f[:, :, None] == f[:, None, :]) & later).any(2)
+    rows = torch.where(valid & ~superseded, f, nfeat)    # [B, K]
+    # every sample's learning-rate tensor at once (0 for non-winner features), one scatter
+    lr = torch.zeros((batch, nfeat + 1) + tuple(weight.shape[1:]), dtype=weight.dtype, device=weight.device)
+    lr[torch.arange(batch, device=f.device)[:, None], rows] = rates
+    lr = lr[:, :nfeat]
     w = weight.detach().clone()
+    delta = torch.empty_like(w)
+    other = torch.empty_like(w)
     for b in range(batch):
-        lr = torch.zeros((nfeat + 1,) + tuple(weight.shape[1:]), dtype=weight.dtype, device=weight.device)
-        lr[rows[b]] = rates[b]
-        lr = lr[:nfeat]
-        new = w + lr * ((w - lb) * (ub - w)) if use_stabilizer else w + lr
-        new = new.clamp_(lb, ub)
-        w = new if skip is None else torch.where(skip[b], w, new)
+        if use_stabilizer:  # w + lr * ((w - lb) * (ub - w)), in that order, without new tensors
+            torch.sub(w, lb, out=delta)
+            torch.sub(ub, w, out=other)
+            delta.mul_(other)
+            torch.mul(lr[b], delta, out=delta)
+            new = torch.add(w, delta, out=other)
+        else:
+            new = torch.add(w, lr[b], out=other)
+        new.clamp_(lb, ub)
+        if skip is None:
+            w, other = new, w
+        else:
+            w = torch.where(skip[b], w, new)
+            other = torch.empty_like(w)
     return w
 
 
@@ -256,7 +288,8 @@ def stdp_update(weight: torch.Tensor, input_spikes: torch.Tensor, output_spikes:
     ltd = _rate(fn, "a_ltd", a_ltd, nfeat, batch, weight)
     winners = _check_winners(fn, winners, batch)
     with torch.no_grad():
-        ordering = pre_post_ordering(input_spikes, output_spikes, winners, weight.shape[-2:])
+        winners, kh, kw = _ordering_checks(fn, input_spikes, output_spikes, winners, weight.shape[-2:], finite=False)
+        ordering = _ordering(input_spikes, output_spikes, winners, kh, kw)
         return _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer, lb, ub)
 
 
@@ -326,7 +359,8 @@ def rstdp_update(weight: torch.Tensor, input_spikes: torch.Tensor, output_spikes
     ltp = torch.where(rewarded, r_ltp, p_ltp)
     ltd = torch.where(rewarded, r_ltd, p_ltd)
     with torch.no_grad():
-        ordering = pre_post_ordering(input_spikes, output_spikes, winners, weight.shape[-2:])
+        winners, kh, kw = _ordering_checks(fn, input_spikes, output_spikes, winners, weight.shape[-2:], finite=False)
+        ordering = _ordering(input_spikes, output_spikes, winners, kh, kw)
         return _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer, lb, ub,
                                   skip=reward == 0)
 

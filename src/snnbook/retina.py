@@ -459,12 +459,18 @@ def local_normalization(x: torch.Tensor, radius: int, eps: float = LOCAL_NORM_EP
     check_float(fn, "x", x)
     radius = check_int(fn, "radius", radius, minimum=0)
     eps = check_real(fn, "eps", eps, minimum=0.0)
-    b, c, h, w = x.shape
     k = 2 * radius + 1
-    kernel = torch.ones(1, 1, k, k, dtype=x.dtype, device=x.device) / (k * k)
-    y = x.reshape(b * c, 1, h, w)
-    means = F.conv2d(y, kernel, padding=radius) + eps
-    return (y / means).reshape(b, c, h, w)
+    # The zero-padded (2r+1)^2 box sum is separable: band_h @ x @ band_w with banded 0/1 matrices
+    # (band[i, j] = 1 where |i - j| <= r), two batched matmuls instead of a (2r+1)^2 convolution.
+    sums = _band(x.shape[-2], radius, x) @ (x @ _band(x.shape[-1], radius, x))
+    means = sums.div_(k * k).add_(eps)
+    return x / means
+
+
+def _band(n: int, radius: int, like: torch.Tensor) -> torch.Tensor:
+    """``[n, n]`` 0/1 matrix with ones where ``|i - j| <= radius``, in ``like``'s dtype and device."""
+    i = torch.arange(n, device=like.device)
+    return ((i[:, None] - i[None, :]).abs() <= radius).to(like.dtype)
 
 
 class LocalNormalization(nn.Module):
