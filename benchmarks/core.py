@@ -37,13 +37,19 @@ import time
 from pathlib import Path
 from typing import Callable
 
+# Large tensors (hundreds of MB per batch) spend much of their time in first-touch page faults;
+# PyTorch's CPU allocator backs large allocations with transparent huge pages when this is set
+# before torch is imported. It applies to both sides of every comparison (one process); the JSON
+# records it, and `THP_MEM_ALLOC_ENABLE=0 python benchmarks/core.py` measures without it.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from snnbook import data
 from snnbook.coding import intensity_to_latency
-from snnbook.competition import fire, k_winners, pointwise_inhibition, winners_to_lists
+from snnbook.competition import k_winners, pointwise_inhibition, threshold_, winners_to_lists
 from snnbook.layers import conv, pad
 from snnbook.plasticity import stdp_update
 from snnbook.retina import (MOZAFARI2019_FILTER_PADDING, MOZAFARI2019_FILTER_THRESHOLD, MOZAFARI2019_NORM_RADIUS,
@@ -237,10 +243,9 @@ def lib_coding(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 
 
 def lib_kwta_stdp(input_spikes: torch.Tensor, weight: torch.Tensor):
-    """Batched pad -> conv -> fire -> pointwise inhibition -> k winners -> STDP."""
+    """Batched pad -> conv -> threshold (in place) -> pointwise inhibition -> k winners -> STDP."""
     x = pad(input_spikes, (INPUT_PAD,) * 4)
-    pot = conv(x, weight)
-    _, pot = fire(pot, FIRE_THRESHOLD, return_thresholded_potentials=True)
+    pot = threshold_(conv(x, weight), FIRE_THRESHOLD)  # in place: the conv output is ours
     pot = pointwise_inhibition(pot)
     spk = pot.sign()
     winners = k_winners(pot, KWTA, INHIBITION_RADIUS, spk)
@@ -313,6 +318,7 @@ def machine() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "torch_threads_note": "torch.set_num_threads left at default",
+            "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE"),
             "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 
