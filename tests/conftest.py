@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from reference import FIXTURES
+
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES", ROOT.parent / "shared" / "fixtures" / "spyketorch"))
 
 
 def pytest_configure(config):

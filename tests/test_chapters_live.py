@@ -3,7 +3,6 @@ moving a slider of each of its interactive figures re-runs the figure's function
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jupytext

@@ -1,6 +1,4 @@
 """Tests of snnbook.coding: latency coding against SpykeTorch fixtures, Poisson, DVS, decoding."""
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -8,18 +6,9 @@ from torch.testing import assert_close
 
 from snnbook.coding import (IntensityToLatency, PoissonEncoder, dvs_events, first_spike_times,
                             intensity_to_latency, poisson_spikes, to_batch_first, to_time_first)
-
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "spyketorch"))
-TOL = dict(atol=1e-6, rtol=1e-5)
-CUDA = [pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+from reference import CUDA, TOL, load
 
 
-def load(name):
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} missing")
-    return torch.load(path, weights_only=True)
 
 
 def reference_latency(x, T):

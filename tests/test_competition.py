@@ -1,7 +1,5 @@
 """Tests of snnbook.competition against the SpykeTorch fixtures, a literal port of SpykeTorch's
 get_k_winners (per sample), k-WTA invariants, batching and bad inputs."""
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,16 +7,9 @@ import torch
 
 from snnbook.competition import (KWTA, Fire, feature_inhibition, feature_inhibition_, fire, fire_,
                                  k_winners, pointwise_inhibition, threshold, threshold_, winners_to_lists)
-
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "spyketorch"))
+from reference import load
 
 
-def load(name):
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} missing")
-    return torch.load(path, weights_only=True)
 
 
 def as_lists(winners):

@@ -1,22 +1,13 @@
 """Tests of snnbook.layers against the SpykeTorch fixtures, plus batching and bad inputs."""
-import os
-from pathlib import Path
 
 import pytest
 import torch
 from torch.testing import assert_close
 
 from snnbook.layers import Convolution, Pooling, conv, pad, pool
-
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "spyketorch"))
+from reference import load
 
 
-def load(name):
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} missing")
-    return torch.load(path, weights_only=True)
 
 
 def _ks(v):

@@ -1,8 +1,6 @@
 """Tests of snnbook.plasticity against the SpykeTorch STDP fixture, a literal port of SpykeTorch's
 STDP (per sample), batching, schedules, R-STDP, trace STDP and bad inputs."""
 import math
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,17 +10,9 @@ from snnbook.competition import fire, k_winners, pointwise_inhibition
 from snnbook.layers import Convolution, conv
 from snnbook.plasticity import (RSTDP, STDP, adapt_rstdp_rates, normalize_weights, pair_stdp_update,
                                 pre_post_ordering, reward_signal, rstdp_update, stdp_update, trace_step)
-
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "spyketorch"))
-TOL = dict(atol=1e-6, rtol=1e-5)
+from reference import TOL, load
 
 
-def load(name):
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} missing")
-    return torch.load(path, weights_only=True)
 
 
 def spyketorch_stdp(weight, input_spikes, output_spikes, winners, lr, use_stabilizer, lb, ub):

@@ -1,6 +1,4 @@
 """Tests of snnbook.retina against the SpykeTorch fixtures (every parameter is read from the fixture)."""
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,18 +8,9 @@ from snnbook import retina
 from snnbook.retina import (Filter, LateralIntensityInhibition, LocalNormalization, dog_bank, dog_kernel,
                             filter_bank, gabor_kernel, inhibition_kernel, intensity_lateral_inhibition,
                             kernel_stack, local_normalization, mozafari2019_dog_kernels, on_off_dog)
-
-FIXTURES = Path(os.environ.get("SNNBOOK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "spyketorch"))
-TOL = dict(atol=1e-6, rtol=1e-5)
-CUDA = [pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+from reference import CUDA, TOL, load
 
 
-def load(name):
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {path} missing")
-    return torch.load(path, weights_only=True)
 
 
 # --- kernels --------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ._compat import import_torchvision
 
