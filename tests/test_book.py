@@ -3,6 +3,7 @@ shows a traceback."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,46 @@ def test_launch_buttons_open_the_paired_notebook_on_colab_and_offer_downloads(bu
         assert colab in page, f"{docname}: no Colab button to {colab}"
         name = docname.split("/")[-1]
         assert f"_sources/book/{name}.ipynb" in page and f"_sources/book/{name}.md" in page
+
+
+class _ProseText(HTMLParser):
+    """Collects the text of a page's article outside code, math, scripts and cell outputs."""
+
+    SKIP_TAGS = {"script", "style", "pre", "code", "kbd", "samp", "textarea"}
+    SKIP_CLASSES = {"math", "cell_output", "highlight", "snnbook-explore"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[bool] = []  # per open element: does it start a skipped region?
+        self.depth_skipped = 0
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = set((dict(attrs).get("class") or "").split())
+        skip = tag in self.SKIP_TAGS or bool(classes & self.SKIP_CLASSES)
+        if tag in {"br", "img", "input", "meta", "link", "hr", "wbr", "source"}:
+            return  # void elements have no end tag
+        self.stack.append(skip)
+        self.depth_skipped += skip
+
+    def handle_endtag(self, tag):
+        if self.stack:
+            self.depth_skipped -= self.stack.pop()
+
+    def handle_data(self, data):
+        if not self.depth_skipped:
+            self.chunks.append(data)
+
+
+def test_prose_has_no_unrendered_math_or_markup(built_book):
+    # A "$...$" that MyST did not parse (e.g. a line break before "+ x$" turned it into a list
+    # item) reaches the reader as raw dollars and LaTeX commands; a broken role or link as
+    # "{term}" or "](".
+    for docname in toc_files():
+        page = (built_book / f"{docname}.html").read_text()
+        article = page.split('<article class="bd-article"', 1)[-1].split("</article>", 1)[0]
+        parser = _ProseText()
+        parser.feed(article)
+        text = " ".join(parser.chunks)
+        leftovers = re.findall(r".{0,40}(?:\$|\\[a-zA-Z]+\{|\{(?:term|cite|glue|ref|doc)|\]\().{0,40}", text)
+        assert not leftovers, f"{docname}: unrendered math or markup in prose: {leftovers}"
