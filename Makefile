@@ -77,4 +77,4 @@ clean:
 # Colab opens .ipynb files only: each MyST chapter has a paired notebook without outputs, kept in
 # sync by tests/test_notebooks.py. Run this after editing a chapter.
 notebooks: venv
-	for f in book/*.md; do grep -q '^kernelspec:' $$f && $(VENV)/bin/jupytext --quiet --to ipynb --update-metadata '{"jupytext": null}' $$f || true; done
+	$(PY) -m snnbook._notebooks book
