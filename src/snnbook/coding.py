@@ -105,7 +105,7 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
     if dtype == torch.bool:
         out = active.view(torch.bool)
     elif dtype == torch.uint8:
-        if bool(negative):
+        if negative:
             raise ValueError(f"{fn}: dtype=torch.uint8 needs non-negative x (a spike of a negative value "
                              f"is -1), got minimum {x.min().item()}; use a floating-point dtype or torch.bool")
         out = active
@@ -113,50 +113,57 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
         out = active.to(dtype)
         if not to_spike:
             out.mul_(flat.to(dtype).unsqueeze(1))
-        elif bool(negative):  # active values are nonzero: sign is 1 unless negative
+        elif negative:  # active values are nonzero: sign is 1 unless negative
             out.mul_(flat.sign().to(dtype).unsqueeze(1))
-        if bool(negative):
+        if negative:
             out.add_(0.0)  # 0 * negative value = -0.0 -> +0.0
     return out.reshape(b, time_steps, *x.shape[1:])
 
 
-def _first_steps(flat: torch.Tensor, time_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_steps(flat: torch.Tensor, time_steps: int) -> tuple[torch.Tensor, bool]:
     """First active step of every value of ``flat`` ``[batch, n]`` under :func:`intensity_to_latency`.
 
     Returns ``(first, negative)``: ``first`` ``[batch, n]`` holds ``rank // bin_size`` (``time_steps``
-    for values that never spike, zeros included), ``negative`` is a bool scalar tensor telling whether
-    any value is negative. Only the nonzero values are ranked (zeros never spike: they sit between
-    the positive and the negative values, so a negative value's rank grows by the number of zeros).
+    for values that never spike, zeros included), ``negative`` tells whether any value is negative.
+    Only the nonzero values are ranked (zeros never spike: they sit between the positive and the
+    negative values, so a negative value's rank grows by the number of zeros).
     For float32/float16/bfloat16 the descending stable ranking is ONE stable ascending sort of int64
     keys ``(sample << 32) | descending-order bits of the value`` (exact: float32 -> its bit pattern
     is order-preserving after the usual sign flip, and the stable sort keeps equal values in flat
-    index order); float64 uses two stable sorts (value, then sample).
+    index order); float64 uses two stable sorts (value, then sample). Counts and ranks are int32
+    where they fit (half the memory traffic of int64).
     """
     b, n = flat.shape
     device = flat.device
     nz = torch.nonzero(flat.reshape(-1)).squeeze(1)  # ascending flat indices of the nonzero values
     vals = flat.reshape(-1).index_select(0, nz)
     sample = torch.div(nz, n, rounding_mode="floor")  # non-decreasing
+    negative = bool((vals < 0).any())
     if flat.dtype != torch.float64 and b < 2 ** 31:
-        bits = vals.to(torch.float32).view(torch.int32).to(torch.int64)
-        # positive floats: larger bits = larger value; negative floats: larger bits = more negative
-        desc = torch.where(bits >= 0, 0x7FFFFFFF - bits, bits + 2 ** 32)  # ascending = descending value
-        order = torch.sort(desc.add_(sample << 32), stable=True).indices
+        bits = vals.to(torch.float32).view(torch.int32)
+        if negative:  # larger bits = larger positive value, but = more negative value
+            bits = bits.to(torch.int64)
+            desc = torch.where(bits >= 0, 0x7FFFFFFF - bits, bits + 2 ** 32).add_(sample << 32)
+        else:  # ascending key = descending value
+            desc = torch.sub(sample << 32, bits).add_(0x7FFFFFFF)
+        order = torch.sort(desc, stable=True).indices
     else:
         by_value = torch.sort(vals, descending=True, stable=True).indices
         order = by_value[torch.sort(sample[by_value], stable=True).indices]
     # sorted element p belongs to sample[p] (the sort keeps every sample's block in place)
-    nnz = torch.bincount(sample, minlength=b)  # [batch]
-    start = torch.cumsum(nnz, 0) - nnz
-    rank = torch.arange(nz.numel(), device=device) - start.index_select(0, sample)
-    negative = vals.index_select(0, order) < 0
-    rank += torch.where(negative, (n - nnz).index_select(0, sample), 0)
+    count_dtype = torch.int32 if flat.numel() < 2 ** 31 else torch.int64
+    sample = sample.to(count_dtype)
+    nnz = torch.bincount(sample, minlength=b).to(count_dtype)  # [batch]
+    start = torch.cumsum(nnz, 0, dtype=count_dtype) - nnz
+    rank = torch.arange(nz.numel(), dtype=count_dtype, device=device) - start.index_select(0, sample)
+    if negative:
+        rank += torch.where(vals.index_select(0, order) < 0, (n - nnz).index_select(0, sample), 0)
     bin_size = (nnz // time_steps).index_select(0, sample)
     first_sorted = torch.where(rank < bin_size * time_steps, rank // bin_size.clamp(min=1), time_steps)
     index_dtype = torch.uint8 if time_steps < 256 else torch.int64
     first = torch.full((b * n,), time_steps, dtype=index_dtype, device=device)
     first[nz.index_select(0, order)] = first_sorted.to(index_dtype)
-    return first.view(b, n), negative.any()
+    return first.view(b, n), negative
 
 
 class IntensityToLatency(nn.Module):
