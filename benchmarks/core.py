@@ -343,12 +343,29 @@ def run(digits: int, batch: int, repeats: int, warmup: int = 1, check_only: bool
                              "snnbook": measure(lambda: lib_coding(images, kernels), repeats, warmup)}
         timings["kwta_stdp"] = {"reference": measure(lambda: ref_kwta_stdp(spikes, weight), repeats, warmup),
                                 "snnbook": measure(lambda: lib_kwta_stdp(spikes, weight), repeats, warmup)}
+        stages = coding_stages(images, kernels, repeats, warmup)
     for t in timings.values():
         t["ratio_median"] = t["reference"]["median_s"] / t["snnbook"]["median_s"]
         t["ratio_best"] = t["reference"]["best_s"] / t["snnbook"]["best_s"]
     result["timings"] = timings
     result["ratios"] = {name: t["ratio_median"] for name, t in timings.items()}
+    result["coding_stages_s"] = stages
     return result
+
+
+def coding_stages(images: torch.Tensor, kernels: torch.Tensor, repeats: int, warmup: int) -> dict:
+    """Median time of each stage of snnbook's coding path, each timed alone on its own input:
+    where the time goes, and so what bounds the coding ratio."""
+    filtered = filter_bank(images, kernels, MOZAFARI2019_FILTER_PADDING, MOZAFARI2019_FILTER_THRESHOLD)
+    normalised = local_normalization(filtered, MOZAFARI2019_NORM_RADIUS)
+    stages = {
+        "dog_conv": lambda: F.conv2d(images, kernels, padding=MOZAFARI2019_FILTER_PADDING),
+        "filter_bank (conv + threshold)": lambda: filter_bank(images, kernels, MOZAFARI2019_FILTER_PADDING,
+                                                              MOZAFARI2019_FILTER_THRESHOLD),
+        "local_normalization": lambda: local_normalization(filtered, MOZAFARI2019_NORM_RADIUS),
+        "intensity_to_latency (uint8)": lambda: intensity_to_latency(normalised, TIME_STEPS, dtype=torch.uint8),
+    }
+    return {name: measure(fn, repeats, warmup)["median_s"] for name, fn in stages.items()}
 
 
 def table(result: dict) -> str:
@@ -358,6 +375,8 @@ def table(result: dict) -> str:
     for name, t in result["timings"].items():
         lines.append(f"{name:<11} {sizes[name]:<12} {t['reference']['median_s']:>14.4f} "
                      f"{t['snnbook']['median_s']:>12.4f} {t['ratio_median']:>6.1f}x")
+    lines.append("snnbook coding stages: " + ", ".join(f"{name} {1e3 * sec:.1f} ms"
+                                                     for name, sec in result["coding_stages_s"].items()))
     lines.append(f"(median of {s['repeats']} repeats after {s['warmup']} warm-up; "
                  f"torch threads {torch.get_num_threads()}, default)")
     return "\n".join(lines)

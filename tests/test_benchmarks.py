@@ -56,4 +56,7 @@ def test_quick_cli_writes_json(core, tmp_path, capsys):
     for side in ("reference", "snnbook"):
         assert data["timings"]["coding"][side]["median_s"] > 0
     assert record["sizes"]["digits"] == core.QUICK["digits"]
+    stages = data["coding_stages_s"]
+    assert {"dog_conv", "local_normalization", "intensity_to_latency (uint8)"} <= set(stages)
+    assert all(sec > 0 for sec in stages.values())
     assert "ratio" in capsys.readouterr().out
