@@ -247,3 +247,19 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_adaptive_theta_can_be_shared_across_the_batch():
+    # the AdaptiveLIFState recipe: carry the batch mean of theta, expanded, into the next call
+    p = neurons.AdaptiveLIFParameters(theta_plus=0.5, tau_theta=50.0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 60, 3, generator=g, dtype=torch.float64) * 3
+    _, _, state = neurons.simulate(x, p, return_state=True)
+    assert not torch.equal(state.theta[0], state.theta[1])  # each sample adapts its own
+    shared = state._replace(theta=state.theta.mean(0, keepdim=True).expand_as(state.theta))
+    z, v, after = neurons.simulate(x, p, state=shared, return_state=True)
+    for i in range(x.shape[0]):  # the batch run equals one run per sample from the shared theta
+        alone = neurons.AdaptiveLIFState(*(t[i:i + 1] for t in shared))
+        z_i, v_i, after_i = neurons.simulate(x[i:i + 1], p, state=alone, return_state=True)
+        assert torch.equal(z[i], z_i[0])
+        assert_close(after.theta[i], after_i.theta[0])

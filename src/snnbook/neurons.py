@@ -147,6 +147,10 @@ class AdaptiveLIFState(NamedTuple):
         v (Tensor): membrane potentials, in mV.
         refractory (Tensor): remaining refractory time, in ms.
         theta (Tensor): threshold increments, in mV (the threshold is ``v_threshold + theta``).
+            It has the shape of ``v``, so every sample of a batch adapts its own thresholds; Diehl
+            & Cook (2015) present one digit at a time, i.e. batch 1, where ``theta`` is one value
+            per neuron. To share it across a batch, carry
+            ``theta.mean(0, keepdim=True).expand_as(theta)`` into the next call.
     """
     v: torch.Tensor
     refractory: torch.Tensor
