@@ -42,6 +42,7 @@ vendor: $(VENDOR_STAMP)
 # _vendor/ (an extra static path), not _static/: Jupyter Book adds every .js file in _static/ as
 # a script tag on every page.
 $(VENDOR_STAMP): Makefile
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; }
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/pack
 	cd $(VENDOR)/pack && npm pack --silent $(MATHJAX) $(REQUIREJS) $(HTML_MANAGER) >/dev/null
 	cd $(VENDOR)/pack && for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar -xzf "$$f" -C "$${f%.tgz}" --strip-components=1; done
