@@ -457,6 +457,17 @@ def _weight_of(fn: str, layer) -> torch.Tensor:
     return w
 
 
+def _init_stabilizer_and_bounds(module: nn.Module, fn: str, use_stabilizer, lower_bound, upper_bound) -> None:
+    """Check and store the settings STDP and RSTDP share: the stabiliser flag and the weight bounds
+    (as float64 buffers, so that they move with the module and are saved in its state)."""
+    if not isinstance(use_stabilizer, bool):
+        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
+    module.use_stabilizer = use_stabilizer
+    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    module.register_buffer("lower_bound", torch.tensor(lb, dtype=torch.float64))
+    module.register_buffer("upper_bound", torch.tensor(ub, dtype=torch.float64))
+
+
 class STDP(nn.Module):
     r"""First-spike STDP of a convolution layer (SpykeTorch ``snn.STDP``); see :func:`stdp_update`.
 
@@ -510,12 +521,7 @@ class STDP(nn.Module):
         weight = _weight_of(fn, layer)
         self.layer = layer
         self.anti = bool(anti)
-        if not isinstance(use_stabilizer, bool):
-            raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-        self.use_stabilizer = use_stabilizer
-        lb, ub = _bounds(fn, lower_bound, upper_bound)
-        self.register_buffer("lower_bound", torch.tensor(lb, dtype=torch.float64))
-        self.register_buffer("upper_bound", torch.tensor(ub, dtype=torch.float64))
+        _init_stabilizer_and_bounds(self, fn, use_stabilizer, lower_bound, upper_bound)
         ltp, ltd = _signed_rates(fn, "learning_rate", learning_rate, weight.shape[0], self.anti)
         self.register_buffer("a_ltp", ltp.to(weight.device))
         self.register_buffer("a_ltd", ltd.to(weight.device))
@@ -616,12 +622,7 @@ class RSTDP(nn.Module):
         fn = "RSTDP"
         weight = _weight_of(fn, layer)
         self.layer = layer
-        if not isinstance(use_stabilizer, bool):
-            raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-        self.use_stabilizer = use_stabilizer
-        lb, ub = _bounds(fn, lower_bound, upper_bound)
-        self.register_buffer("lower_bound", torch.tensor(lb, dtype=torch.float64))
-        self.register_buffer("upper_bound", torch.tensor(ub, dtype=torch.float64))
+        _init_stabilizer_and_bounds(self, fn, use_stabilizer, lower_bound, upper_bound)
         nfeat = weight.shape[0]
         r_ltp, r_ltd = _signed_rates(fn, "reward_rate", reward_rate, nfeat, anti=False)
         p_ltp, p_ltd = _signed_rates(fn, "punish_rate", punish_rate, nfeat, anti=True)
