@@ -18,7 +18,8 @@ from ._checks import FLOAT_DTYPES, check_float, check_int, check_real, check_ten
 __all__ = [
     "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS", "SPIKE_DTYPES",
     "intensity_to_latency", "IntensityToLatency", "poisson_spikes", "PoissonEncoder", "first_spike_times",
-    "dvs_events", "to_time_first", "to_batch_first",
+    "dvs_events", "to_time_first", "to_batch_first", "MAX_TIME_STEPS", "wave_to_times", "times_to_wave",
+    "latency_times",
 ]
 
 #: Default maximum firing rate of :func:`poisson_spikes`, in Hz.
@@ -441,3 +442,138 @@ def to_batch_first(x: torch.Tensor) -> torch.Tensor:
     """
     _check_wave("to_batch_first", "x", x, 2, "[time, batch, ...]", finite=False)
     return x.transpose(0, 1).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# compact waves: first-spike times
+# ---------------------------------------------------------------------------------------------
+#: Largest ``time_steps`` a compact wave holds (times are ``uint8``; the value ``time_steps``
+#: means "never").
+MAX_TIME_STEPS = 254
+
+
+def _check_steps(fn: str, time_steps) -> int:
+    return check_int(fn, "time_steps", time_steps, minimum=1, maximum=MAX_TIME_STEPS)
+
+
+def wave_to_times(spikes: torch.Tensor) -> torch.Tensor:
+    """Compact a cumulative 0/1 spike-wave into its first-spike times (exact, see :func:`times_to_wave`).
+
+    A cumulative wave is fully described by the step at which each neuron first spikes: it is 1 from
+    that step on. The times are ``uint8`` with the value ``T`` (the number of steps) for neurons that
+    never spike, so the compact form is ``T`` times smaller than a ``uint8`` wave (60x smaller than a
+    float32 one for ``T = 15``). It is the native input of the event-driven functions
+    (:func:`snnbook.layers.conv_fire_times` and the other ``*_times`` functions).
+
+    Args:
+        spikes (Tensor): a cumulative spike-wave with values 0 and 1 (any real, integer or bool dtype).
+            A wave that is not 0/1 or not cumulative (a neuron that stops spiking) cannot be
+            represented and raises ``ValueError``.
+
+    Shape:
+        - Input: ``[batch, time, channel, height, width]`` (any number of trailing axes).
+        - Output: ``[batch, channel, height, width]``.
+
+    Returns:
+        Tensor: ``uint8`` first-spike times, ``time`` where silent.
+
+    Example:
+        >>> s = torch.tensor([[[0, 1, 0], [1, 1, 0], [1, 1, 0]]])   # [batch=1, time=3, neurons=3]
+        >>> wave_to_times(s).tolist()
+        [[1, 0, 3]]
+    """
+    fn = "wave_to_times"
+    _check_wave(fn, "spikes", spikes, 2, "[batch, time, ...]")
+    if spikes.is_complex() or spikes.layout != torch.strided:
+        raise TypeError(f"{fn}: spikes must be a dense real tensor, got {spikes.dtype} {spikes.layout}")
+    steps = _check_steps(fn, spikes.shape[1])
+    s = spikes if spikes.dtype in (torch.bool, torch.uint8) else spikes.detach()
+    if s.dtype != torch.bool:
+        if bool(((s != 0) & (s != 1)).any()):
+            raise ValueError(f"{fn}: spikes must hold only 0 and 1 (a spike-wave), got other values")
+        s = s != 0
+    counts = s.sum(dim=1, dtype=torch.int32)
+    times = (steps - counts).to(torch.uint8)
+    # cumulative <=> the wave equals the one rebuilt from its counts
+    if not torch.equal(_wave_bool(times, steps), s):
+        raise ValueError(f"{fn}: spikes must be a CUMULATIVE wave (once 1, stays 1); got a neuron "
+                         f"that stops spiking; use first_spike_times for non-cumulative waves")
+    return times
+
+
+def _wave_bool(times: torch.Tensor, steps: int) -> torch.Tensor:
+    t = torch.arange(steps, dtype=torch.uint8, device=times.device).view((1, steps) + (1,) * (times.dim() - 1))
+    return t >= times.unsqueeze(1)
+
+
+def times_to_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Expand first-spike times into the cumulative spike-wave (the inverse of :func:`wave_to_times`).
+
+    ``wave[b, t, ...] = 1`` where ``t >= times[b, ...]``; a time ``>= time_steps`` never spikes.
+
+    Args:
+        times (Tensor): first-spike times, an integer tensor (usually ``uint8``) with values in
+            ``[0, time_steps]``.
+        time_steps (int): ``T``, the number of steps of the wave (at most :data:`MAX_TIME_STEPS`).
+        dtype (torch.dtype): dtype of the wave: a floating-point dtype, ``torch.uint8`` or
+            ``torch.bool``. Default: ``torch.float32``.
+
+    Shape:
+        - Input: ``[batch, channel, height, width]`` (any number of trailing axes).
+        - Output: ``[batch, time, channel, height, width]``.
+
+    Returns:
+        Tensor: the cumulative 0/1 spike-wave.
+
+    Example:
+        >>> times_to_wave(torch.tensor([[1, 0, 3]], dtype=torch.uint8), 3, torch.uint8)[0].tolist()
+        [[0, 1, 0], [1, 1, 0], [1, 1, 0]]
+    """
+    fn = "times_to_wave"
+    check_tensor(fn, "times", times, axes="[batch, ...]", finite=False)
+    if times.dim() < 1:
+        raise ValueError(f"{fn}: times must have a batch axis, got shape {tuple(times.shape)}")
+    if times.dtype not in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
+        raise TypeError(f"{fn}: times must be an integer tensor (uint8 first-spike times), got {times.dtype}")
+    steps = _check_steps(fn, time_steps)
+    if dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
+        raise TypeError(f"{fn}: dtype must be a floating-point dtype, torch.uint8 or torch.bool, got {dtype!r}")
+    lo, hi = torch.aminmax(times.reshape(-1).long())
+    if int(lo) < 0 or int(hi) > steps:
+        raise ValueError(f"{fn}: times must lie in [0, time_steps={steps}], got values in [{int(lo)}, {int(hi)}]")
+    wave = _wave_bool(times.to(torch.uint8), steps)
+    return wave if dtype == torch.bool else wave.to(dtype)
+
+
+def latency_times(x: torch.Tensor, time_steps: int) -> torch.Tensor:
+    """Intensity-to-latency coding straight to first-spike times, without the wave.
+
+    ``times_to_wave(latency_times(x, T), T)`` equals ``intensity_to_latency(x, T)`` for
+    non-negative ``x`` (the same ranking, ties and never-spiking remainder, see
+    :func:`intensity_to_latency`), but only the ``uint8`` map of first steps is written: ``T``
+    times less memory traffic, which is what makes encoding a whole dataset fast.
+
+    Args:
+        x (Tensor): non-negative intensities (e.g. normalised DoG responses), floating point.
+        time_steps (int): ``T`` (1 to :data:`MAX_TIME_STEPS`).
+
+    Shape:
+        - Input: ``[batch, channel, height, width]``.
+        - Output: ``[batch, channel, height, width]`` (``uint8``; ``T`` = never spikes).
+
+    Returns:
+        Tensor: first-spike times.
+
+    Example:
+        >>> latency_times(torch.tensor([[[[4.0, 3.0], [2.0, 1.0]]]]), 2).tolist()
+        [[[[0, 0], [1, 1]]]]
+    """
+    fn = "latency_times"
+    check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]")
+    check_float(fn, "x", x)
+    steps = _check_steps(fn, time_steps)
+    first, negative = _first_steps(x.reshape(x.shape[0], -1), steps)
+    if negative:
+        raise ValueError(f"{fn}: x must be non-negative (a negative value spikes as -1, which first-spike "
+                         f"times cannot hold), got minimum {x.min().item()}")
+    return first.view(x.shape)

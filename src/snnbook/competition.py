@@ -27,7 +27,8 @@ from torch import nn
 from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
 
 __all__ = ["fire", "fire_", "threshold", "threshold_", "pointwise_inhibition", "feature_inhibition",
-           "feature_inhibition_", "k_winners", "winners_to_lists", "Fire", "KWTA"]
+           "feature_inhibition_", "k_winners", "winners_to_lists", "Fire", "KWTA",
+           "pointwise_inhibition_times", "k_winners_times"]
 
 WAVE_AXES = "[batch, time, feature, height, width]"
 #: Elements per batch chunk in :func:`pointwise_inhibition` and :func:`k_winners` (4 MiB of float32
@@ -483,3 +484,112 @@ class KWTA(nn.Module):
 
     def extra_repr(self) -> str:
         return f"k={self.k}, inhibition_radius={self.inhibition_radius}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the same competition on first-spike times (event-driven)
+# ---------------------------------------------------------------------------------------------
+def _check_times_pot(fn: str, first, potentials, time_steps, engine):
+    from .layers import _check_engine, _check_times
+    engine = _check_engine(fn, engine)
+    steps = _check_times(fn, "first", first, time_steps)
+    check_tensor(fn, "potentials", potentials, ndim=4, axes="[batch, feature, height, width]")
+    if potentials.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{fn}: potentials must be float32 or float64, got {potentials.dtype}")
+    if potentials.shape != first.shape:
+        raise ValueError(f"{fn}: potentials must have the shape of first {tuple(first.shape)}, "
+                         f"got {tuple(potentials.shape)}")
+    if bool(((potentials <= 0) & (first < steps)).any()):
+        raise ValueError(f"{fn}: every spiking neuron (first < time_steps) needs a positive potential at its "
+                         f"first spike (thresholds >= 0, weights >= 0)")
+    return engine, steps
+
+
+def _dense_potentials(first, potentials, steps):
+    """The dense thresholded potentials these compact ones stand for: the potential at the first
+    spike, held at every later step (k-WTA and inhibition only read that step)."""
+    from .coding import times_to_wave
+    wave = times_to_wave(first, steps, potentials.dtype)
+    return wave * potentials.unsqueeze(1), wave
+
+
+def pointwise_inhibition_times(first: torch.Tensor, potentials: torch.Tensor, time_steps: int,
+                               engine: str = "event"):
+    r"""Pointwise inhibition on first-spike times (see :func:`pointwise_inhibition`), event-driven.
+
+    Per pixel the earliest feature wins, then the largest potential at that step (ties -> lowest
+    feature index); every other feature at that pixel is silenced.
+
+    Args:
+        first: ``uint8`` first-spike times of the features (``time_steps`` = never).
+        potentials: each neuron's thresholded potential at its first spike (0 where silent), as
+            returned by :func:`snnbook.layers.conv_fire_times`.
+        time_steps: ``T``.
+        engine: ``"event"`` or ``"dense"`` (through :func:`pointwise_inhibition`).
+
+    Shape:
+        - Input: ``[batch, feature, height, width]`` each
+        - Output: ``[batch, feature, height, width]`` each
+
+    Returns:
+        ``(first, potentials)`` after inhibition.
+
+    Example:
+        >>> first = torch.tensor([[[[1]], [[0]], [[0]]]], dtype=torch.uint8)
+        >>> pot = torch.tensor([[[[9.]], [[2.]], [[3.]]]])
+        >>> f, p = pointwise_inhibition_times(first, pot, 2)
+        >>> f.flatten().tolist(), p.flatten().tolist()
+        ([2, 2, 0], [0.0, 0.0, 3.0])
+    """
+    fn = "pointwise_inhibition_times"
+    engine, steps = _check_times_pot(fn, first, potentials, time_steps, engine)
+    if engine == "event":
+        from . import _engine
+        return _engine.inhibit(first, potentials.detach(), steps)
+    from .coding import wave_to_times
+    dense, _ = _dense_potentials(first, potentials, steps)
+    inhibited = pointwise_inhibition(dense)
+    new_first = wave_to_times(inhibited.sign())
+    return new_first, potentials * (new_first < steps)
+
+
+def k_winners_times(first: torch.Tensor, potentials: torch.Tensor, time_steps: int, k: int = 1,
+                    inhibition_radius: int = 0, engine: str = "event") -> torch.Tensor:
+    r"""k-winners-take-all on first-spike times (see :func:`k_winners`), event-driven.
+
+    Same winners as ``k_winners(dense_potentials, k, inhibition_radius, spikes)`` for the dense wave
+    these times stand for, including SpykeTorch's float score ``n * (p + T * max p)`` (computed in
+    ``potentials``' dtype, in the same order), its ties (lowest flat index) and early stop. Only
+    neurons that fired are looked at.
+
+    Args:
+        first: ``uint8`` first-spike times (``time_steps`` = never).
+        potentials: each neuron's (thresholded, inhibited) potential at its first spike.
+        time_steps: ``T``.
+        k: the maximum number of winners per sample.
+        inhibition_radius: ``r >= 0``.
+        engine: ``"event"`` or ``"dense"`` (through :func:`k_winners`).
+
+    Shape:
+        - Input ``first``, ``potentials``: ``[batch, feature, height, width]``
+        - Output: ``[batch, k, 3]`` (``-1``-padded)
+
+    Returns:
+        ``winners``, as :func:`k_winners`.
+
+    Example:
+        >>> first = torch.tensor([[[[1, 0]], [[0, 2]]]], dtype=torch.uint8)
+        >>> pot = torch.tensor([[[[5., 2.]], [[3., 0.]]]])
+        >>> k_winners_times(first, pot, 2, k=2).tolist()   # earliest first, then the larger potential
+        [[[1, 0, 0], [0, 0, 1]]]
+    """
+    fn = "k_winners_times"
+    engine, steps = _check_times_pot(fn, first, potentials, time_steps, engine)
+    _, nfeat, height, width = first.shape
+    k = check_int(fn, "k", k, minimum=1, maximum=nfeat * height * width)
+    radius = check_int(fn, "inhibition_radius", inhibition_radius, minimum=0)
+    if engine == "event":
+        from . import _engine
+        return _engine.kwta(first, potentials.detach(), steps, k, radius)
+    dense, wave = _dense_potentials(first, potentials, steps)
+    return k_winners(dense, k, radius, wave)

@@ -19,7 +19,7 @@ from torch import nn
 
 from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
 
-__all__ = ["conv", "pool", "pad", "Convolution", "Pooling",
+__all__ = ["conv", "pool", "pad", "Convolution", "Pooling", "conv_fire_times", "pool_times", "pad_times",
            "WEIGHT_MEAN", "WEIGHT_STD"]
 
 WAVE_AXES = "[batch, time, channel, height, width]"
@@ -272,3 +272,182 @@ class Pooling(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the same layers on first-spike times (event-driven)
+# ---------------------------------------------------------------------------------------------
+TIMES_AXES = "[batch, channel, height, width]"
+_ENGINES = ("event", "dense")
+
+
+def _check_engine(fn: str, engine) -> str:
+    if engine not in _ENGINES:
+        raise ValueError(f"{fn}: engine must be 'event' (compiled, event-driven) or 'dense' (the readable "
+                         f"torch functions), got {engine!r}")
+    if engine == "event":
+        from . import _engine
+        _engine.require(fn)
+    return engine
+
+
+def _check_times(fn: str, name: str, times, time_steps) -> int:
+    from .coding import MAX_TIME_STEPS
+    check_tensor(fn, name, times, ndim=4, axes=TIMES_AXES, finite=False)
+    if times.dtype != torch.uint8:
+        raise TypeError(f"{fn}: {name} must be uint8 first-spike times (see coding.wave_to_times), got {times.dtype}")
+    if times.device.type != "cpu":
+        raise ValueError(f"{fn}: the event-driven functions run on the CPU, got {name} on {times.device}")
+    steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=MAX_TIME_STEPS)
+    if int(times.max()) > steps:
+        raise ValueError(f"{fn}: {name} must lie in [0, time_steps={steps}], got maximum {int(times.max())}")
+    return steps
+
+
+def conv_fire_times(times: torch.Tensor, weight: torch.Tensor, threshold: float | None, time_steps: int,
+                    return_last: bool = False, engine: str = "event"):
+    r"""Integrate-and-fire convolution on first-spike times: :func:`conv` then
+    :func:`snnbook.competition.fire`, event-driven.
+
+    The potentials of a convolution fed a cumulative wave only change where NEW input spikes
+    arrive: ``potential(t) = potential(t - 1) + conv(spikes new at t)``. The event-driven engine adds,
+    for every input spike, its weight column to the output positions it reaches and compares only
+    those with the threshold, so a digit costs the work of its spikes, not of ``T`` dense
+    convolutions. Potentials are summed exactly (float64) and rounded once to ``weight``'s dtype.
+
+    Equal to the dense path: ``first = wave_to_times(fire(conv(times_to_wave(times)), threshold))``
+    and ``potentials`` = the thresholded potential at each neuron's first spike (0 if silent).
+    ``threshold=None`` is the "fire at the last step" readout: neurons with a positive last-step
+    potential spike at step ``T - 1``.
+
+    Args:
+        times: input first-spike times (``uint8``, ``time_steps`` = never).
+        weight: kernels, float32 or float64, all ``>= 0`` (so potentials grow and the output wave is
+            cumulative, which first-spike times require).
+        threshold: a real ``>= 0`` (a neuron fires when its potential is strictly above it), or
+            ``None``.
+        time_steps: ``T``.
+        return_last: also return the potentials at the last step.
+        engine: ``"event"`` (compiled, needs numba) or ``"dense"`` (the readable torch functions).
+
+    Shape:
+        - Input ``times``: ``[batch, in_channels, height, width]``
+        - Input ``weight``: ``[out_channels, in_channels, kh, kw]``
+        - Output: ``[batch, out_channels, height - kh + 1, width - kw + 1]`` each
+
+    Returns:
+        ``(first, potentials)`` or ``(first, potentials, last_potentials)``: ``first`` ``uint8``
+        output times, the others in ``weight``'s dtype.
+
+    Example:
+        >>> t = torch.tensor([[[[0, 1], [2, 3]]]], dtype=torch.uint8)   # 4 inputs, T = 3
+        >>> first, pot = conv_fire_times(t, torch.ones(1, 1, 2, 2), 1.5, 3)
+        >>> first.flatten().tolist(), pot.flatten().tolist()   # 2 > 1.5 at step 1
+        ([1], [2.0])
+    """
+    fn = "conv_fire_times"
+    engine = _check_engine(fn, engine)
+    steps = _check_times(fn, "times", times, time_steps)
+    check_tensor(fn, "weight", weight, ndim=4, axes="[out_channels, in_channels, kh, kw]")
+    if weight.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{fn}: weight must be float32 or float64, got {weight.dtype}")
+    check_same_device(fn, times=times, weight=weight)
+    if times.shape[1] != weight.shape[1]:
+        raise ValueError(f"{fn}: times has {times.shape[1]} channels, expected in_channels={weight.shape[1]} "
+                         f"of weight {tuple(weight.shape)}")
+    if weight.shape[2] > times.shape[2] or weight.shape[3] > times.shape[3]:
+        raise ValueError(f"{fn}: weight kernel {tuple(weight.shape[2:])} is larger than the image "
+                         f"{tuple(times.shape[2:])}")
+    if float(weight.min()) < 0:
+        raise ValueError(f"{fn}: weight must be >= 0 (monotone potentials, cumulative output); got minimum "
+                         f"{float(weight.min())}; use conv and fire on dense waves for signed weights")
+    if threshold is not None:
+        threshold = check_real(fn, "threshold", threshold, minimum=0.0)
+    if not isinstance(return_last, bool):
+        raise TypeError(f"{fn}: return_last must be a bool, got {return_last!r}")
+    if engine == "event":
+        from . import _engine
+        first, pot, last = _engine.conv_fire(times, steps, weight.detach(), threshold, return_last)
+        return (first, pot, last) if return_last else (first, pot)
+    from .coding import times_to_wave, wave_to_times
+    from .competition import fire
+    potentials = conv(times_to_wave(times, steps, weight.dtype), weight.detach())
+    spikes, thresholded = fire(potentials, threshold, True)
+    first = wave_to_times(spikes)
+    idx = first.long().clamp(max=steps - 1).unsqueeze(1)
+    pot = thresholded.gather(1, idx).squeeze(1) * (first < steps)
+    return (first, pot, potentials[:, -1].clone()) if return_last else (first, pot)
+
+
+def pool_times(times: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
+    r"""Max pooling of a cumulative wave on first-spike times: the earliest time in each window.
+
+    Equals ``wave_to_times(pool(times_to_wave(times), ...))`` (padding never spikes).
+
+    Args:
+        times: first-spike times (``uint8``).
+        kernel_size: an int or ``(kh, kw)``.
+        stride: ``None`` means ``kernel_size``.
+        padding: at most half the kernel.
+
+    Shape:
+        - Input: ``[batch, channel, height, width]``
+        - Output: ``[batch, channel, out_height, out_width]`` (as :func:`pool`)
+
+    Returns:
+        The pooled times.
+
+    Example:
+        >>> pool_times(torch.tensor([[[[3, 2], [1, 3]]]], dtype=torch.uint8), 2).tolist()
+        [[[[1]]]]
+    """
+    fn = "pool_times"
+    check_tensor(fn, "times", times, ndim=4, axes=TIMES_AXES, finite=False)
+    if times.dtype != torch.uint8:
+        raise TypeError(f"{fn}: times must be uint8 first-spike times, got {times.dtype}")
+    k = _pair(fn, "kernel_size", kernel_size, minimum=1)
+    s = k if stride is None else _pair(fn, "stride", stride, minimum=1)
+    p = _pair(fn, "padding", padding, minimum=0)
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{fn}: padding must be at most half of kernel_size={k}, got padding={p}")
+    if k[0] > times.shape[-2] + 2 * p[0] or k[1] > times.shape[-1] + 2 * p[1]:
+        raise ValueError(f"{fn}: kernel_size {k} is larger than the padded input")
+    from . import _engine
+    if _engine.available() and times.device.type == "cpu":
+        return _engine.pool(times, k, s, p)
+    neg = -times.to(torch.int16).float()  # min of times = -max of -times
+    out = F.max_pool2d(neg, k, s, p)
+    return (-out).to(torch.uint8)
+
+
+def pad_times(times: torch.Tensor, padding: Sequence[int], time_steps: int) -> torch.Tensor:
+    r"""Zero padding of a spike-wave, on first-spike times: the new border never spikes.
+
+    Equals ``wave_to_times(pad(times_to_wave(times, time_steps), padding))``.
+
+    Args:
+        times: first-spike times (``uint8``).
+        padding: ``(left, right, top, bottom)``, non-negative ints.
+        time_steps: ``T`` (the "never" value written in the border).
+
+    Shape:
+        - Input: ``[batch, channel, height, width]``
+        - Output: ``[batch, channel, height + top + bottom, width + left + right]``
+
+    Returns:
+        The padded times.
+
+    Example:
+        >>> pad_times(torch.zeros(1, 1, 1, 1, dtype=torch.uint8), (1, 0, 0, 0), 15).tolist()
+        [[[[15, 0]]]]
+    """
+    fn = "pad_times"
+    check_tensor(fn, "times", times, ndim=4, axes=TIMES_AXES, finite=False)
+    if times.dtype != torch.uint8:
+        raise TypeError(f"{fn}: times must be uint8 first-spike times, got {times.dtype}")
+    if not isinstance(padding, (tuple, list)) or len(padding) != 4:
+        raise TypeError(f"{fn}: padding must be a tuple (left, right, top, bottom) of 4 ints, got {padding!r}")
+    pads = tuple(check_int(fn, "padding", v, minimum=0) for v in padding)
+    from .coding import MAX_TIME_STEPS
+    steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=MAX_TIME_STEPS)
+    return F.pad(times, pads, mode="constant", value=steps)

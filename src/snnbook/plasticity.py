@@ -28,7 +28,7 @@ from torch import nn
 from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
 from .competition import k_winners
 
-__all__ = ["pre_post_ordering", "stdp_update", "rstdp_update", "reward_signal", "adapt_rstdp_rates",
+__all__ = ["pre_post_ordering", "stdp_update", "rstdp_update", "stdp_update_times", "rstdp_update_times", "reward_signal", "adapt_rstdp_rates",
            "STDP", "RSTDP", "trace_step", "pair_stdp_update", "normalize_weights",
            "STDP_LEARNING_RATE", "ANTI_STDP_LEARNING_RATE", "MAX_A_LTP", "LTD_RATIO", "ADAPT_EVERY",
            "DC_ETA_PRE", "DC_ETA_POST"]
@@ -798,3 +798,155 @@ def normalize_weights(weight: torch.Tensor, total: float) -> torch.Tensor:
     sums = weight.sum(dim=1, keepdim=True)
     factor = torch.where(sums != 0, total / torch.where(sums != 0, sums, 1), 1)
     return weight * factor
+
+
+# ---------------------------------------------------------------------------------------------
+# the same rules on first-spike times (event-driven)
+# ---------------------------------------------------------------------------------------------
+def _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps, engine):
+    from .layers import _check_engine, _check_times
+    engine = _check_engine(fn, engine)
+    steps = _check_times(fn, "input_times", input_times, time_steps)
+    _check_times(fn, "output_times", output_times, steps)
+    check_tensor(fn, "weight", weight, ndim=4, axes="[feature, channel, kh, kw]")
+    if weight.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{fn}: weight must be float32 or float64, got {weight.dtype}")
+    batch = input_times.shape[0]
+    if output_times.shape[0] != batch:
+        raise ValueError(f"{fn}: output_times has batch {output_times.shape[0]}, expected {batch}")
+    if input_times.shape[1] != weight.shape[1] or output_times.shape[1] != weight.shape[0]:
+        raise ValueError(f"{fn}: input_times {tuple(input_times.shape)} and output_times "
+                         f"{tuple(output_times.shape)} do not match weight {tuple(weight.shape)}")
+    winners = _check_winners(fn, winners, batch)
+    kh, kw = weight.shape[-2:]
+    oh, ow = output_times.shape[-2:]
+    if oh + kh - 1 > input_times.shape[-2] or ow + kw - 1 > input_times.shape[-1]:
+        raise ValueError(f"{fn}: output_times {(oh, ow)} with kernel {(kh, kw)} needs an input of at least "
+                         f"{(oh + kh - 1, ow + kw - 1)}, got {tuple(input_times.shape[-2:])}")
+    nfeat = weight.shape[0]
+    if winners.numel() and bool(((winners >= torch.tensor([nfeat, oh, ow])) | (winners < -1)).any()):
+        raise ValueError(f"{fn}: winners must lie in [0, {(nfeat - 1, oh - 1, ow - 1)}] or be -1 padding")
+    return engine, steps, winners
+
+
+def stdp_update_times(weight: torch.Tensor, input_times: torch.Tensor, output_times: torch.Tensor,
+                      winners: torch.Tensor, time_steps: int, a_ltp, a_ltd, use_stabilizer: bool = True,
+                      lower_bound: float = 0.0, upper_bound: float = 1.0, engine: str = "event") -> torch.Tensor:
+    r"""First-spike STDP on first-spike times (see :func:`stdp_update`), event-driven.
+
+    For cumulative waves the spike-count comparison ``in_count >= out_count`` of
+    :func:`pre_post_ordering` is ``input_time <= output_time``, so only the winners' receptive
+    fields are read and only their rows are written (plus the clamp of the whole tensor, as the
+    dense path does). The update repeats the dense path's float operations in the same order.
+
+    Args:
+        weight: the convolution weights (not modified), float32 or float64.
+        input_times: ``uint8`` input first-spike times of the convolution.
+        output_times: ``uint8`` output first-spike times (e.g. after inhibition).
+        winners: ``-1``-padded winners (from :func:`snnbook.competition.k_winners_times`).
+        time_steps: ``T``.
+        a_ltp: potentiation rate(s): a real, or a tensor ``[feature]`` or ``[batch, feature]``.
+        a_ltd: depression rate(s), same forms.
+        use_stabilizer: multiply by ``(W - lb)(ub - W)``.
+        lower_bound: ``lb``.
+        upper_bound: ``ub``.
+        engine: ``"event"`` or ``"dense"`` (through :func:`stdp_update`).
+
+    Shape:
+        - Input ``weight``: ``[feature, channel, kh, kw]``
+        - Input ``input_times``: ``[batch, channel, height, width]``
+        - Input ``output_times``: ``[batch, feature, height - kh + 1, width - kw + 1]``
+        - Input ``winners``: ``[batch, k, 3]``
+        - Output: ``[feature, channel, kh, kw]``
+
+    Returns:
+        The new weight tensor.
+
+    Example:
+        >>> x = torch.tensor([[[[0, 2], [2, 2]]]], dtype=torch.uint8)   # one input fires at step 0
+        >>> y = torch.tensor([[[[1]]]], dtype=torch.uint8)              # the output at step 1
+        >>> w = torch.full((1, 1, 2, 2), 0.5)
+        >>> stdp_update_times(w, x, y, torch.tensor([[[0, 0, 0]]]), 2, 0.004, -0.003)[0, 0]
+        tensor([[0.5010, 0.4992],
+                [0.4992, 0.4992]])
+    """
+    fn = "stdp_update_times"
+    engine, steps, winners = _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps,
+                                                engine)
+    if not isinstance(use_stabilizer, bool):
+        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
+    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    batch, nfeat = input_times.shape[0], weight.shape[0]
+    ltp = _rate(fn, "a_ltp", a_ltp, nfeat, batch, weight)
+    ltd = _rate(fn, "a_ltd", a_ltd, nfeat, batch, weight)
+    if engine == "dense":
+        from .coding import times_to_wave
+        return stdp_update(weight, times_to_wave(input_times, steps, weight.dtype),
+                           times_to_wave(output_times, steps, weight.dtype), winners, ltp, ltd,
+                           use_stabilizer, lb, ub)
+    from . import _engine
+    skip = torch.zeros(batch, dtype=torch.bool)
+    return _engine.stdp(weight.detach(), input_times, output_times, winners, ltp, ltd, skip,
+                        use_stabilizer, lb, ub)
+
+
+def rstdp_update_times(weight: torch.Tensor, input_times: torch.Tensor, output_times: torch.Tensor,
+                       winners: torch.Tensor, reward: torch.Tensor, time_steps: int,
+                       reward_rate=STDP_LEARNING_RATE, punish_rate=ANTI_STDP_LEARNING_RATE,
+                       use_stabilizer: bool = False, lower_bound: float = 0.2, upper_bound: float = 0.8,
+                       engine: str = "event") -> torch.Tensor:
+    r"""Reward-modulated STDP on first-spike times (see :func:`rstdp_update`), event-driven.
+
+    Args:
+        weight: the convolution weights (not modified).
+        input_times: ``uint8`` input first-spike times.
+        output_times: ``uint8`` output first-spike times.
+        winners: ``-1``-padded winners (usually ``k = 1``).
+        reward: ``+1`` reward, ``-1`` punishment, ``0`` nothing (not even the clamp).
+        time_steps: ``T``.
+        reward_rate: ``(a_ltp, a_ltd)`` of the reward.
+        punish_rate: ``(a_ltp, a_ltd)`` of the punishment.
+        use_stabilizer: off in the 2019 network.
+        lower_bound: 0.2 in the 2019 network.
+        upper_bound: 0.8 in the 2019 network.
+        engine: ``"event"`` or ``"dense"`` (through :func:`rstdp_update`).
+
+    Shape:
+        - Input ``reward``: ``[batch]``; the others as in :func:`stdp_update_times`.
+        - Output: ``[feature, channel, kh, kw]``
+
+    Returns:
+        The new weight tensor.
+
+    Example:
+        >>> x = torch.zeros(2, 1, 1, 1, dtype=torch.uint8); y = torch.zeros(2, 1, 1, 1, dtype=torch.uint8)
+        >>> win = torch.zeros(2, 1, 3, dtype=torch.long)
+        >>> w = torch.full((1, 1, 1, 1), 0.5)
+        >>> rstdp_update_times(w, x, y, win, torch.tensor([1, 0]), 1).flatten()
+        tensor([0.5040])
+    """
+    fn = "rstdp_update_times"
+    engine, steps, winners = _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps,
+                                                engine)
+    batch, nfeat = input_times.shape[0], weight.shape[0]
+    check_tensor(fn, "reward", reward, ndim=1, axes="[batch]")
+    if reward.shape[0] != batch:
+        raise ValueError(f"{fn}: reward must have shape [batch={batch}], got {tuple(reward.shape)}")
+    if not isinstance(use_stabilizer, bool):
+        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
+    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    if engine == "dense":
+        from .coding import times_to_wave
+        return rstdp_update(weight, times_to_wave(input_times, steps, weight.dtype),
+                            times_to_wave(output_times, steps, weight.dtype), winners, reward, reward_rate,
+                            punish_rate, use_stabilizer, lb, ub)
+    r_ltp, r_ltd = _pair_rates(fn, "reward_rate", reward_rate)
+    p_ltp, p_ltd = _pair_rates(fn, "punish_rate", punish_rate)
+    rewarded = (reward > 0)[:, None]
+    ltp = torch.where(rewarded, _rate(fn, "reward_rate", r_ltp, nfeat, batch, weight),
+                      _rate(fn, "punish_rate", p_ltp, nfeat, batch, weight))
+    ltd = torch.where(rewarded, _rate(fn, "reward_rate", r_ltd, nfeat, batch, weight),
+                      _rate(fn, "punish_rate", p_ltd, nfeat, batch, weight))
+    from . import _engine
+    return _engine.stdp(weight.detach(), input_times, output_times, winners, ltp, ltd, reward == 0,
+                        use_stabilizer, lb, ub)

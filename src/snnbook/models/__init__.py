@@ -1,0 +1,10 @@
+"""Whole networks, one module per paper.
+
+Chapter: A deep network that learns with spikes (book/mozafari2019.md).
+
+- :mod:`snnbook.models.mozafari2019`: the deep convolutional SNN of Mozafari et al. (2019), STDP in
+  its first two layers and R-STDP in its decision layer.
+"""
+from .mozafari2019 import Mozafari2019
+
+__all__ = ["Mozafari2019"]

@@ -1,0 +1,583 @@
+"""The deep convolutional SNN of Mozafari et al. (2019): STDP in S1 and S2, R-STDP in the decision layer.
+
+Chapter: A deep network that learns with spikes (book/mozafari2019.md).
+
+As in the MNIST example that ships with SpykeTorch (``MozafariDeep.py``), which defines the
+network's behaviour (its end-to-end fixtures are reproduced by ``tests/test_mozafari2019.py``):
+
+- input: 28x28 digit, ``ToTensor() * 255`` (so ``k / 255 * 255`` in float32) -> six DoG filters
+  (padding 6, threshold 50) -> local normalisation (radius 8) -> intensity-to-latency (15 steps);
+- S1: pad 2, 30 features 5x5, threshold 15; C1: pool 2 stride 2, pad 1;
+- S2: 250 features 3x3, threshold 10; C2: pool 3 stride 3, pad 2;
+- S3: 200 features 5x5 (20 per class) on 4x4 positions, no threshold: the decision is the class of
+  the single feature with the largest final potential (k-WTA with k = 1); no winner = silent (-1).
+
+Learning: S1 and S2 by unsupervised STDP with pointwise inhibition and k-WTA (k = 5, r = 3; k = 8,
+r = 1), rates (0.004, -0.003) doubling every 500 digits up to 0.15 with a_ltd = -0.75 a_ltp; S3 by
+R-STDP (reward: STDP (0.004, -0.003); punishment: anti-STDP (-0.004, 0.0005); bounds 0.2..0.8)
+with rates adapted after every block of 1 000 digits. Inference has no pointwise inhibition.
+
+Two engines compute the same network: ``engine="event"`` (the compiled event-driven engine,
+:mod:`snnbook._engine`, the default) and ``engine="dense"`` (the readable functions of
+:mod:`snnbook.layers`, :mod:`snnbook.competition` and :mod:`snnbook.plasticity`, one digit at a time
+as SpykeTorch runs them). They agree on spikes, winners, decisions and weights (tests).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _engine, competition, layers, plasticity, retina
+from .._checks import check_int, check_tensor
+from ..coding import latency_times, times_to_wave, wave_to_times
+
+__all__ = ["Mozafari2019", "TIME_STEPS", "DOG_PADDING", "DOG_THRESHOLD", "LOCAL_NORM_RADIUS",
+           "WEIGHT_MEAN", "WEIGHT_STD", "S1", "S2", "S3", "RSTDP_BLOCK"]
+
+#: Time steps of the latency code.
+TIME_STEPS = 15
+#: Zero padding of the DoG filters (output size = input size).
+DOG_PADDING = 6
+#: DoG responses below this are zeroed.
+DOG_THRESHOLD = 50.0
+#: Radius of the local normalisation.
+LOCAL_NORM_RADIUS = 8
+#: Initial weights are drawn from N(WEIGHT_MEAN, WEIGHT_STD).
+WEIGHT_MEAN = 0.8
+#: See :data:`WEIGHT_MEAN`.
+WEIGHT_STD = 0.05
+#: Layer 1: features, kernel, threshold, k-WTA k and radius, the padding in front of it.
+S1 = dict(features=30, kernel=5, threshold=15.0, k=5, radius=3, pad=2)
+#: Layer 2 (after C1: pool 2, stride 2, then pad 1).
+S2 = dict(features=250, kernel=3, threshold=10.0, k=8, radius=1, pad=1)
+#: Layer 3, the decision layer (after C2: pool 3, stride 3, then pad 2): features per class.
+S3 = dict(features=200, kernel=5, per_class=20, pad=2)
+#: R-STDP rates adapt after every block of this many training digits.
+RSTDP_BLOCK = 1000
+
+_CHUNK = 256  # samples per internal chunk of batched inference (bounded memory at any batch size)
+
+
+def _exact_conv(wave: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """:func:`snnbook.layers.conv` with exact sums rounded once to ``weight``'s dtype (a float64
+    convolution: float32 weights in [0.2, 0.8] are multiples of 2**-26, so their float64 sums are
+    exact). The decision layer needs this in BOTH engines: its k-WTA score ``p + 15 max p`` lies on a
+    float32 grid of about 0.001 at typical potentials (~1 000), so potentials within one rounding of
+    each other tie (lowest index wins), and oneDNN's float32 sums, rounded in an order that depends
+    on the CPU, would decide such ties differently from one machine to the next."""
+    b, t, c, h, w = wave.shape
+    f, _, kh, kw = weight.shape
+    cols = torch.nn.functional.unfold(wave.reshape(b * t, c, h, w).double(), (kh, kw))  # [bt, c*kh*kw, L]
+    out = weight.reshape(f, -1).double() @ cols                                        # [bt, f, L]
+    return out.reshape(b, t, f, h - kh + 1, w - kw + 1).to(weight.dtype)
+
+
+def _last_step_potentials(wave: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The decision layer's potentials as its k-WTA reads them: ``fire(pot)`` without a threshold
+    keeps only the last step, and ``k_winners`` gathers each neuron's potential at its first spike,
+    which is that last step; the earlier steps are never read. So only the last step is convolved
+    (exactly, see :func:`_exact_conv`) and the others are zeros: the same winners, 15x less work."""
+    last = _exact_conv(wave[:, -1:], weight)
+    pot = last.new_zeros((wave.shape[0], wave.shape[1]) + tuple(last.shape[2:]))
+    pot[:, -1:] = last
+    return pot
+
+
+def _f32(v: float) -> float:
+    """The float32 value of ``v`` as a Python float (how SpykeTorch's rates are read back)."""
+    return float(np.float32(v))
+
+
+class Mozafari2019(nn.Module):
+    r"""The 2019 deep convolutional SNN (S1-C1-S2-C2-S3), trained layer by layer with STDP and R-STDP.
+
+    Args:
+        time_steps: steps of the latency code (15 in the paper).
+        s3_features: features of the decision layer, a multiple of 10 (200 = 20 per class).
+        seed: seed of the initial weights (``N(0.8, 0.05)``, drawn with ``torch.Generator``);
+            ``None`` uses the global generator.
+        adaptive_rstdp: adapt the R-STDP rates after every :data:`RSTDP_BLOCK` training digits.
+
+    Shape:
+        - Input of :meth:`forward`: first-spike times ``uint8 [batch, 6, 28, 28]`` (from
+          :meth:`encode`) or a cumulative spike-wave ``[batch, time, 6, 28, 28]``.
+        - Output: decisions ``[batch]`` (class, ``-1`` where silent).
+
+    Attributes:
+        conv1, conv2, conv3: the three :class:`snnbook.layers.Convolution` layers (weights
+            ``[30, 6, 5, 5]``, ``[250, 30, 3, 3]``, ``[s3_features, 250, 5, 5]``).
+
+    ``model.eval()`` freezes every learned quantity: :meth:`learn_stdp` and :meth:`learn_rstdp` then
+    only compute (weights, rates, schedules and counters stay as they are).
+
+    Example:
+        >>> from snnbook import data
+        >>> model = Mozafari2019(seed=0)
+        >>> images, labels = data.mnist_tensors(train=True, n=8)
+        >>> times = model.encode(images)                    # uint8 [8, 6, 28, 28]
+        >>> winners = model.learn_stdp(1, times)            # 8 sequential STDP steps of S1
+        >>> decisions = model.learn_rstdp(times, labels)    # 8 sequential R-STDP steps of S3
+        >>> model.eval()(times).shape
+        torch.Size([8])
+    """
+
+    def __init__(self, time_steps: int = TIME_STEPS, s3_features: int = S3["features"], seed: int | None = None,
+                 adaptive_rstdp: bool = True):
+        super().__init__()
+        fn = "Mozafari2019"
+        self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=254)
+        s3_features = check_int(fn, "s3_features", s3_features, minimum=10)
+        if s3_features % 10:
+            raise ValueError(f"{fn}: s3_features must be a multiple of 10 (features per class), got {s3_features}")
+        if not isinstance(adaptive_rstdp, bool):
+            raise TypeError(f"{fn}: adaptive_rstdp must be a bool, got {adaptive_rstdp!r}")
+        self.adaptive_rstdp = adaptive_rstdp
+        self.per_class = s3_features // 10
+        g = None if seed is None else torch.Generator().manual_seed(check_int(fn, "seed", seed, minimum=0))
+        self.conv1 = layers.Convolution(6, S1["features"], S1["kernel"], WEIGHT_MEAN, WEIGHT_STD, g)
+        self.conv2 = layers.Convolution(S1["features"], S2["features"], S2["kernel"], WEIGHT_MEAN, WEIGHT_STD, g)
+        self.conv3 = layers.Convolution(S2["features"], s3_features, S3["kernel"], WEIGHT_MEAN, WEIGHT_STD, g)
+        self.register_buffer("dog_kernels", retina.mozafari2019_dog_kernels())
+        ltp, ltd = plasticity.STDP_LEARNING_RATE
+        for i, nfeat in ((1, S1["features"]), (2, S2["features"])):
+            self.register_buffer(f"stdp{i}_ltp", torch.full((nfeat,), ltp))
+            self.register_buffer(f"stdp{i}_ltd", torch.full((nfeat,), ltd))
+            self.register_buffer(f"stdp{i}_count", torch.zeros(1, dtype=torch.long))
+        # R-STDP: current (reward a_ltp, a_ltd, punish a_ltp, a_ltd) and the block counters
+        self.register_buffer("rstdp_rates", torch.tensor(list(plasticity.STDP_LEARNING_RATE)
+                                                        + list(plasticity.ANTI_STDP_LEARNING_RATE)))
+        self.register_buffer("rstdp_block", torch.zeros(3, dtype=torch.long))  # hits, misses, seen
+        self._cache: dict[int, tuple] = {}
+
+    # ------------------------------------------------------------------------------ input
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        r"""The input transform: DoG filters, local normalisation, intensity-to-latency, as times.
+
+        Args:
+            images: digits, ``uint8`` 0..255 ``[batch, 28, 28]`` or ``[batch, 1, 28, 28]`` (converted
+                as ``ToTensor() * 255``, i.e. ``k / 255 * 255`` in float32, as the reference example
+                does), or floating-point values 0..255 (used as they are).
+
+        Shape:
+            - Input: ``[batch, 28, 28]`` or ``[batch, 1, height, width]``
+            - Output: ``[batch, 6, height, width]`` (``uint8`` first-spike times; ``time_steps`` = never)
+
+        Returns:
+            The first-spike times of the coded input, computed in chunks (bounded memory).
+        """
+        fn = "Mozafari2019.encode"
+        check_tensor(fn, "images", images, ndim=(3, 4), axes="[batch, (1,) height, width]")
+        x = images.unsqueeze(1) if images.dim() == 3 else images
+        if x.shape[1] != 1:
+            raise ValueError(f"{fn}: images must have one channel, got shape {tuple(images.shape)}")
+        out = torch.empty((x.shape[0], 6) + tuple(x.shape[2:]), dtype=torch.uint8)
+        for lo in range(0, x.shape[0], 2048):
+            chunk = x[lo:lo + 2048]
+            if chunk.dtype == torch.uint8:
+                chunk = chunk.float().div(255).mul(255)
+            elif not chunk.is_floating_point():
+                raise TypeError(f"{fn}: images must be uint8 or floating point, got {images.dtype}")
+            maps = retina.filter_bank(chunk.float(), self.dog_kernels, padding=DOG_PADDING,
+                                      threshold=DOG_THRESHOLD)
+            maps = retina.local_normalization(maps, radius=LOCAL_NORM_RADIUS)
+            out[lo:lo + 2048] = latency_times(maps, self.time_steps)
+        return out
+
+    def _times(self, fn: str, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{fn}: x must be a tensor (times [batch, 6, 28, 28] or a wave "
+                            f"[batch, time, 6, 28, 28]), got {type(x).__name__}")
+        if x.dim() == 5:
+            if x.shape[1] != self.time_steps:
+                raise ValueError(f"{fn}: the wave has {x.shape[1]} steps, the model {self.time_steps}")
+            x = wave_to_times(x)
+        check_tensor(fn, "x", x, ndim=4, axes="[batch, 6, height, width]", finite=False)
+        if x.dtype != torch.uint8:
+            raise TypeError(f"{fn}: x must be uint8 first-spike times (Mozafari2019.encode) or a spike-wave, "
+                            f"got {x.dtype}")
+        if x.shape[1] != 6:
+            raise ValueError(f"{fn}: x must have 6 input channels (the DoG maps), got shape {tuple(x.shape)}")
+        if x.shape[2] < 28 or x.shape[3] < 28:
+            raise ValueError(f"{fn}: x must be at least 28x28, got {tuple(x.shape[2:])}")
+        if int(x.max()) > self.time_steps:
+            raise ValueError(f"{fn}: times must lie in [0, {self.time_steps}], got {int(x.max())}")
+        return x.cpu()
+
+    @staticmethod
+    def _engine_arg(fn: str, engine) -> str:
+        return layers._check_engine(fn, engine)
+
+    # ------------------------------------------------------------------------------ layers
+    def _layer_input(self, layer: int, times: torch.Tensor) -> torch.Tensor:
+        """First-spike times entering S1/S2/S3 (inference path: no pointwise inhibition). For S3
+        the times are returned UNpadded (``[batch, 250, 4, 4]``)."""
+        steps = self.time_steps
+        x = layers.pad_times(times, (S1["pad"],) * 4, steps)
+        if layer == 1:
+            return x
+        f1, _, _ = _engine.conv_fire(x, steps, self.conv1.weight.detach(), S1["threshold"])
+        x = layers.pad_times(_engine.pool(f1, (2, 2), (2, 2), (0, 0)), (S2["pad"],) * 4, steps)
+        if layer == 2:
+            return x
+        f2, _, _ = _engine.conv_fire(x, steps, self.conv2.weight.detach(), S2["threshold"])
+        return _engine.pool(f2, (3, 3), (3, 3), (0, 0))
+
+    def s3_input(self, x: torch.Tensor) -> torch.Tensor:
+        r"""What the decision layer sees: which C2 neurons spiked by the last step.
+
+        The decision layer has no threshold and reads only its last step, and its R-STDP compares
+        ``input spiked at all`` with the winner's last-step spike, so this bit map is all it needs:
+        250 x 4 x 4 = 4 000 bits per digit. Computed in chunks with the event-driven engine.
+
+        Args:
+            x: first-spike times ``[batch, 6, 28, 28]`` (or a spike-wave).
+
+        Shape:
+            - Input: ``[batch, 6, height, width]``
+            - Output: ``[batch, 250, 4, 4]`` (bool)
+
+        Returns:
+            The bool map of C2 neurons that spiked.
+        """
+        fn = "Mozafari2019.s3_input"
+        _engine.require(fn)
+        times = self._times(fn, x)
+        out = torch.empty((times.shape[0], S2["features"], times.shape[2] // 2 // 3, times.shape[3] // 2 // 3),
+                          dtype=torch.bool)
+        for lo in range(0, times.shape[0], _CHUNK):
+            out[lo:lo + _CHUNK] = self._layer_input(3, times[lo:lo + _CHUNK]) < self.time_steps
+        return out
+
+    def _weight_state(self, layer: int):
+        """(numpy weight view, transposed copy, in-bounds flag) for the engine, rebuilt whenever the
+        parameter's version counter, storage or dtype changed (any torch in-place operation on the
+        parameter, ``load_state_dict``, ``.to``). The engine updates both in place, in sync."""
+        weight = getattr(self, f"conv{layer}").weight
+        key = (weight._version, weight.data_ptr(), weight.dtype)
+        cached = self._cache.get(layer)
+        if cached is None or cached[0] != key:
+            cached = (key, weight.data.numpy(), _engine.transposed(weight.data), np.array([False]))
+            self._cache[layer] = cached
+        return cached[1], cached[2], cached[3]
+
+    # ------------------------------------------------------------------------------ inference
+    def forward(self, x: torch.Tensor, engine: str = "event", return_layers: bool = False):
+        r"""Decisions of the network (inference path, no pointwise inhibition, no learning).
+
+        Args:
+            x: first-spike times ``uint8 [batch, 6, 28, 28]`` (:meth:`encode`) or a cumulative
+                spike-wave ``[batch, time, 6, 28, 28]``.
+            engine: ``"event"`` (compiled, chunked, parallel over the batch) or ``"dense"`` (the
+                readable functions, a few digits at a time).
+            return_layers: also return each layer's first-spike times, S3's last-step potentials
+                and the winners.
+
+        Shape:
+            - Input: ``[batch, 6, 28, 28]``
+            - Output: ``[batch]`` decisions (class, ``-1`` silent)
+
+        Returns:
+            ``decisions``, or ``(decisions, layers)`` with ``layers`` a dict of tensors
+            (``s1``, ``s2``, ``s3`` times, ``s3_potentials`` ``[batch, 200, 4, 4]``, ``winners``
+            ``[batch, 1, 3]``).
+        """
+        fn = "Mozafari2019.forward"
+        engine = self._engine_arg(fn, engine)
+        times = self._times(fn, x)
+        if not isinstance(return_layers, bool):
+            raise TypeError(f"{fn}: return_layers must be a bool, got {return_layers!r}")
+        if engine == "dense":
+            parts = [self._forward_dense(times[lo:lo + 16]) for lo in range(0, times.shape[0], 16)]
+        else:
+            parts = [self._forward_event(times[lo:lo + _CHUNK], return_layers)
+                     for lo in range(0, times.shape[0], _CHUNK)]
+        decisions = torch.cat([p[0] for p in parts])
+        if not return_layers:
+            return decisions
+        keys = parts[0][1].keys()
+        return decisions, {k: torch.cat([p[1][k] for p in parts]) for k in keys}
+
+    def _decide(self, winners: torch.Tensor) -> torch.Tensor:
+        f = winners[:, 0, 0]
+        return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1)
+
+    def _forward_event(self, times: torch.Tensor, return_layers: bool):
+        steps = self.time_steps
+        x = layers.pad_times(times, (S1["pad"],) * 4, steps)
+        f1, _, _ = _engine.conv_fire(x, steps, self.conv1.weight.detach(), S1["threshold"])
+        x = layers.pad_times(_engine.pool(f1, (2, 2), (2, 2), (0, 0)), (S2["pad"],) * 4, steps)
+        f2, _, _ = _engine.conv_fire(x, steps, self.conv2.weight.detach(), S2["threshold"])
+        active = _engine.pool(f2, (3, 3), (3, 3), (0, 0)) < steps
+        if return_layers:
+            x3 = layers.pad_times(torch.where(active, 0, steps).to(torch.uint8), (S3["pad"],) * 4, steps)
+            f3, p3, last = _engine.conv_fire(x3, steps, self.conv3.weight.detach(), None, want_last=True)
+            winners = _engine.kwta(f3, p3, steps, 1, 0)
+            return self._decide(winners), {"s1": f1, "s2": f2, "s3": f3, "s3_potentials": last,
+                                           "winners": winners}
+        _, wt, _ = self._weight_state(3)
+        oh = active.shape[2] + 2 * S3["pad"] - self.conv3.weight.shape[2] + 1
+        ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
+        flat = np.empty(active.shape[0], np.int64)
+        dt = _engine.np_dtype(self.conv3.weight.dtype)
+        _engine._readout_batch(active.numpy(), S3["pad"], wt, steps, _engine.tarr_of(steps, self.conv3.weight.dtype),
+                               oh, ow, np.zeros(1, dt), flat)
+        flat = torch.from_numpy(flat)
+        f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
+        return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1), {}
+
+    def _forward_dense(self, times: torch.Tensor):
+        """The readable path: dense waves through layers.conv, competition.fire, layers.pool,
+        competition.k_winners, exactly as the reference example's forward in eval mode."""
+        steps = self.time_steps
+        dt = self.conv1.weight.dtype
+        x = layers.pad(times_to_wave(times, steps, dt), (S1["pad"],) * 4)
+        s1 = competition.fire(layers.conv(x, self.conv1.weight.detach()), S1["threshold"])
+        x = layers.pad(layers.pool(s1, 2, 2), (S2["pad"],) * 4)
+        s2 = competition.fire(layers.conv(x, self.conv2.weight.detach()), S2["threshold"])
+        x = layers.pad(layers.pool(s2, 3, 3), (S3["pad"],) * 4)
+        pot3 = _last_step_potentials(x, self.conv3.weight.detach())
+        s3 = competition.fire(pot3)
+        winners = competition.k_winners(pot3, 1, 0, s3)
+        return self._decide(winners), {"s1": wave_to_times(s1), "s2": wave_to_times(s2),
+                                       "s3": wave_to_times(s3), "s3_potentials": pot3[:, -1], "winners": winners}
+
+    # ------------------------------------------------------------------------------ learning
+    def learn_stdp(self, layer: int, x: torch.Tensor, engine: str = "event") -> torch.Tensor:
+        r"""Sequential unsupervised STDP of S1 or S2 over the digits of ``x``, one after the other.
+
+        Per digit (as the reference example's ``train_unsupervise``): the layer's rate schedule
+        advances (every 500 digits ``a_ltp`` doubles up to 0.15, ``a_ltd = -0.75 a_ltp``); the layer
+        fires (threshold), pointwise inhibition, k-WTA (S1: k = 5, r = 3; S2: k = 8, r = 1) and STDP
+        (stabiliser on, bounds 0..1). For S2, S1 runs in inference mode (no inhibition). In eval
+        mode nothing is learned (the winners are still returned).
+
+        Args:
+            layer: 1 or 2.
+            x: first-spike times ``[batch, 6, 28, 28]`` (or a spike-wave).
+            engine: ``"event"`` or ``"dense"``.
+
+        Shape:
+            - Input: ``[batch, 6, 28, 28]``
+            - Output: ``[batch, k, 3]`` winners
+
+        Returns:
+            The winners of each digit (``-1``-padded).
+        """
+        fn = "Mozafari2019.learn_stdp"
+        if layer not in (1, 2) or isinstance(layer, bool):
+            raise ValueError(f"{fn}: layer must be 1 or 2 (S3 learns by learn_rstdp), got {layer!r}")
+        engine = self._engine_arg(fn, engine)
+        times = self._times(fn, x)
+        cfg = S1 if layer == 1 else S2
+        with torch.no_grad():
+            if engine == "dense":
+                return self._learn_stdp_dense(layer, times, cfg)
+            return self._learn_stdp_event(layer, times, cfg)[0]
+
+    def _learn_stdp_event(self, layer: int, times: torch.Tensor, cfg: dict, want_first: bool = False):
+        steps = self.time_steps
+        weight = getattr(self, f"conv{layer}").weight
+        out = []
+        firsts = []
+        for lo in range(0, times.shape[0], _CHUNK):
+            tins = self._layer_input(layer, times[lo:lo + _CHUNK]).numpy()
+            n = tins.shape[0]
+            winners = np.empty((n, cfg["k"], 3), np.int64)
+            oh = tins.shape[2] - cfg["kernel"] + 1
+            ow = tins.shape[3] - cfg["kernel"] + 1
+            first_out = np.empty((n if want_first else 0, cfg["features"], oh, ow), np.uint8)
+            if not self.training:
+                for i in range(n):
+                    f, p, _ = _engine.conv_fire(torch.from_numpy(tins[i:i + 1]), steps, weight.detach(),
+                                                cfg["threshold"])
+                    f, p = _engine.inhibit(f, p, steps)
+                    winners[i] = _engine.kwta(f, p, steps, cfg["k"], cfg["radius"])[0].numpy()
+                    if want_first:
+                        first_out[i] = f[0].numpy()
+            else:
+                w, wt, in_bounds = self._weight_state(layer)
+                dt = w.dtype
+                _engine._stdp_layer_pass(
+                    tins, steps, w, wt, float(np.array(cfg["threshold"], dt)), cfg["k"], cfg["radius"],
+                    getattr(self, f"stdp{layer}_ltp").numpy(), getattr(self, f"stdp{layer}_ltd").numpy(),
+                    True, np.array([0.0, 1.0], dt), in_bounds, _engine.tarr_of(steps, weight.dtype), True,
+                    getattr(self, f"stdp{layer}_count").numpy(), plasticity.ADAPT_EVERY,
+                    np.array([plasticity.MAX_A_LTP], dt), np.array([plasticity.LTD_RATIO], dt),
+                    winners, first_out)
+            out.append(torch.from_numpy(winners))
+            firsts.append(torch.from_numpy(first_out))
+        return torch.cat(out), torch.cat(firsts)
+
+    def _advance_stdp_schedule(self, layer: int) -> None:
+        """The reference example's counter: before each training digit; every 500 digits a_ltp
+        doubles (float32 arithmetic, capped at 0.15) and a_ltd = -0.75 a_ltp."""
+        count = getattr(self, f"stdp{layer}_count")
+        ltp = getattr(self, f"stdp{layer}_ltp")
+        ltd = getattr(self, f"stdp{layer}_ltd")
+        count += 1
+        if int(count) >= plasticity.ADAPT_EVERY:
+            count.zero_()
+            ap = torch.minimum(ltp[0] * 2, torch.tensor(plasticity.MAX_A_LTP, dtype=ltp.dtype))
+            ltp.fill_(float(ap))
+            ltd.fill_(float(ap * torch.tensor(plasticity.LTD_RATIO, dtype=ltp.dtype)))
+
+    def _learn_stdp_dense(self, layer: int, times: torch.Tensor, cfg: dict) -> torch.Tensor:
+        steps = self.time_steps
+        conv = getattr(self, f"conv{layer}")
+        out = []
+        for i in range(times.shape[0]):
+            tin = self._layer_input(layer, times[i:i + 1])
+            wave = times_to_wave(tin, steps, conv.weight.dtype)
+            if self.training:
+                self._advance_stdp_schedule(layer)
+            spikes, pot = competition.fire(layers.conv(wave, conv.weight.detach()), cfg["threshold"], True)
+            pot = competition.pointwise_inhibition(pot)
+            spikes = pot.sign()
+            winners = competition.k_winners(pot, cfg["k"], cfg["radius"], spikes)
+            if self.training:
+                new = plasticity.stdp_update(conv.weight.detach(), wave, spikes, winners,
+                                             getattr(self, f"stdp{layer}_ltp"), getattr(self, f"stdp{layer}_ltd"),
+                                             True, 0.0, 1.0)
+                conv.weight.copy_(new)
+            out.append(winners)
+        return torch.cat(out)
+
+    def learn_rstdp(self, x: torch.Tensor, labels: torch.Tensor, engine: str = "event",
+                    s3_input: bool = False) -> torch.Tensor:
+        r"""Sequential R-STDP of the decision layer over the digits of ``x``, one after the other.
+
+        Per digit (the reference example's ``train_rl``): decision = class of the k = 1 winner of S3;
+        reward (correct) -> STDP with the reward rates; punishment (wrong) -> anti-STDP with the
+        punishment rates; silence -> nothing. With ``adaptive_rstdp``, after every 1 000 digits the
+        rates become the base rates times that block's miss rate (reward) and hit rate
+        (punishment). In eval mode nothing is learned (the decisions are still returned).
+
+        Args:
+            x: first-spike times ``[batch, 6, 28, 28]`` (or a spike-wave), or, with
+                ``s3_input=True``, the bool maps of :meth:`s3_input` ``[batch, 250, 4, 4]`` (the
+                cache of the training loop: S1 and S2 are frozen by then).
+            labels: true classes.
+            engine: ``"event"`` or ``"dense"``.
+            s3_input: ``x`` is already :meth:`s3_input` (event engine only).
+
+        Shape:
+            - Input ``x``: ``[batch, 6, 28, 28]`` (or ``[batch, 250, 4, 4]`` bool)
+            - Input ``labels``: ``[batch]``
+            - Output: ``[batch]`` decisions (``-1`` silent)
+
+        Returns:
+            The decision made for each digit before its update.
+        """
+        fn = "Mozafari2019.learn_rstdp"
+        engine = self._engine_arg(fn, engine)
+        check_tensor(fn, "labels", labels, ndim=1, axes="[batch]")
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise TypeError(f"{fn}: labels must be an integer tensor, got {labels.dtype}")
+        if s3_input:
+            if engine != "event":
+                raise ValueError(f"{fn}: s3_input=True needs engine='event'")
+            check_tensor(fn, "x", x, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
+            if x.dtype != torch.bool or x.shape[1] != S2["features"]:
+                raise TypeError(f"{fn}: with s3_input=True, x must be the bool [batch, 250, h, w] of s3_input, "
+                                f"got {x.dtype} {tuple(x.shape)}")
+            active = x.cpu()
+        else:
+            times = self._times(fn, x)
+        if labels.shape[0] != x.shape[0]:
+            raise ValueError(f"{fn}: labels must have shape [batch={x.shape[0]}], got {tuple(labels.shape)}")
+        labels = labels.long().cpu()
+        with torch.no_grad():
+            if engine == "dense":
+                return self._learn_rstdp_dense(times, labels)
+            if not s3_input:
+                active = self.s3_input(times)
+            if not self.training:
+                return self._forward_event_s3(active)
+            w, wt, in_bounds = self._weight_state(3)
+            dt = w.dtype
+            decisions = np.empty(active.shape[0], np.int64)
+            r_base = np.array([_f32(v) for v in plasticity.STDP_LEARNING_RATE], np.float64)
+            p_base = np.array([_f32(v) for v in plasticity.ANTI_STDP_LEARNING_RATE], np.float64)
+            _engine._rstdp_readout_pass(active.numpy(), labels.numpy(), S3["pad"], w, wt, self.time_steps,
+                                        _engine.tarr_of(self.time_steps, self.conv3.weight.dtype), self.per_class,
+                                        r_base, p_base, self.rstdp_rates.numpy(), np.array([0.2, 0.8], dt),
+                                        in_bounds, RSTDP_BLOCK, self.rstdp_block.numpy(), decisions,
+                                        self.adaptive_rstdp)
+            return torch.from_numpy(decisions)
+
+    def _forward_event_s3(self, active: torch.Tensor) -> torch.Tensor:
+        _, wt, _ = self._weight_state(3)
+        steps = self.time_steps
+        oh = active.shape[2] + 2 * S3["pad"] - self.conv3.weight.shape[2] + 1
+        ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
+        flat = np.empty(active.shape[0], np.int64)
+        dt = _engine.np_dtype(self.conv3.weight.dtype)
+        _engine._readout_batch(np.ascontiguousarray(active.numpy()), S3["pad"], wt, steps,
+                               _engine.tarr_of(steps, self.conv3.weight.dtype), oh, ow, np.zeros(1, dt), flat)
+        flat = torch.from_numpy(flat)
+        f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
+        return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1)
+
+    def classify_s3(self, active: torch.Tensor) -> torch.Tensor:
+        r"""Decisions from cached :meth:`s3_input` maps (fast evaluation of the decision layer).
+
+        Args:
+            active: bool maps from :meth:`s3_input`.
+
+        Shape:
+            - Input: ``[batch, 250, 4, 4]``
+            - Output: ``[batch]``
+
+        Returns:
+            The decisions (``-1`` silent).
+        """
+        fn = "Mozafari2019.classify_s3"
+        _engine.require(fn)
+        check_tensor(fn, "active", active, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
+        if active.dtype != torch.bool:
+            raise TypeError(f"{fn}: active must be bool (from s3_input), got {active.dtype}")
+        return self._forward_event_s3(active.cpu())
+
+    def _adapt_rstdp(self) -> None:
+        hits, misses, seen = (int(v) for v in self.rstdp_block)
+        hit, miss = hits / seen, misses / seen
+        r = [_f32(v) * miss for v in plasticity.STDP_LEARNING_RATE]
+        p = [_f32(v) * hit for v in plasticity.ANTI_STDP_LEARNING_RATE]
+        self.rstdp_rates.copy_(torch.tensor(r + p, dtype=torch.float64))
+        self.rstdp_block.zero_()
+
+    def _learn_rstdp_dense(self, times: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        steps = self.time_steps
+        w3 = self.conv3.weight
+        out = []
+        for i in range(times.shape[0]):
+            x3 = layers.pad_times(self._layer_input(3, times[i:i + 1]), (S3["pad"],) * 4, steps)
+            wave = times_to_wave(x3, steps, w3.dtype)
+            pot = _last_step_potentials(wave, w3.detach())
+            spikes = competition.fire(pot)
+            winners = competition.k_winners(pot, 1, 0, spikes)
+            decision = self._decide(winners)
+            out.append(decision)
+            if not self.training or int(decision[0]) < 0:
+                if self.training:
+                    self._count_block(None)
+                continue
+            correct = int(decision[0]) == int(labels[i])
+            rates = self.rstdp_rates
+            pair = (rates[0], rates[1]) if correct else (rates[2], rates[3])
+            new = plasticity.stdp_update(w3.detach(), wave, spikes, winners, pair[0], pair[1], False, 0.2, 0.8)
+            w3.copy_(new)
+            self._count_block(correct)
+        return torch.cat(out)
+
+    def _count_block(self, correct) -> None:
+        if correct is not None:
+            self.rstdp_block[0 if correct else 1] += 1
+        self.rstdp_block[2] += 1
+        if self.adaptive_rstdp and int(self.rstdp_block[2]) >= RSTDP_BLOCK:
+            self._adapt_rstdp()
+
+    def extra_repr(self) -> str:
+        return (f"time_steps={self.time_steps}, s3_features={self.conv3.weight.shape[0]}, "
+                f"adaptive_rstdp={self.adaptive_rstdp}")

@@ -1,0 +1,73 @@
+"""Command line for training the book's whole networks.
+
+Chapter: A deep network that learns with spikes (book/mozafari2019.md).
+
+Usage::
+
+    python -m snnbook.train mozafari2019 [--epochs-l1 2 --epochs-l2 4 --epochs-l3 N] [--time-steps 15]
+                                         [--seed S] [--out results/] [--resume] [--validation 10000]
+                                         [--train-digits N] [--test-digits N] [--patience P]
+
+Writes ``{out}/mozafari2019-seed{S}.json`` (the results card's numbers) and ``.pt`` (the selected
+weights, float16), with checkpoints in ``{out}/checkpoints/`` (``--resume`` continues from there).
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+__all__ = ["main"]
+
+
+def _positive(value: str) -> int:
+    v = int(value)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), train, print a summary; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m snnbook.train", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="network", required=True)
+    p = sub.add_parser("mozafari2019", help="Mozafari et al. 2019: STDP (S1, S2) + R-STDP (S3)")
+    p.add_argument("--epochs-l1", type=_positive, default=2, help="STDP epochs of S1 (default 2)")
+    p.add_argument("--epochs-l2", type=_positive, default=4, help="STDP epochs of S2 (default 4)")
+    p.add_argument("--epochs-l3", type=_positive, default=60, help="R-STDP epochs of S3 (default 60)")
+    p.add_argument("--time-steps", type=_positive, default=15, help="latency-code steps (default 15)")
+    p.add_argument("--seed", type=_positive, default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--out", default="results", help="folder of the results JSON and weights (default results/)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--validation", type=_positive, default=10_000,
+                   help="held-out last training digits for model selection (default 10000; 0: train on all)")
+    p.add_argument("--train-digits", type=_positive, default=None, help="use the first N training digits")
+    p.add_argument("--test-digits", type=_positive, default=None, help="use the first N test digits")
+    p.add_argument("--patience", type=_positive, default=None,
+                   help="stop S3 after this many epochs without a better validation accuracy")
+    p.add_argument("--fixed-rstdp-rates", action="store_true", help="do not adapt the R-STDP rates")
+    p.add_argument("--name", default=None, help="base name of the output files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    from .training import train_mozafari2019
+    command = "python -m snnbook.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                                             else sys.argv[1:]))
+    try:
+        results = train_mozafari2019(
+            out=args.out, epochs_l1=args.epochs_l1, epochs_l2=args.epochs_l2, epochs_l3=args.epochs_l3,
+            time_steps=args.time_steps, seed=args.seed, validation=args.validation,
+            train_digits=args.train_digits, test_digits=args.test_digits, resume=args.resume,
+            patience=args.patience, adaptive_rstdp=not args.fixed_rstdp_rates, progress=not args.no_progress,
+            name=args.name, command=command)
+    except (ValueError, TypeError) as err:
+        parser.error(str(err))
+    print(f"{results['name']}: selected epoch {results['selected_epoch']} "
+          f"(validation {results['validation_accuracy_selected']}), "
+          f"test accuracy selected {results['test_accuracy_selected']:.4f}, final {results['test_accuracy_final']:.4f}, "
+          f"wall time {results['wall_time_total_s']:.0f} s -> {args.out}/{results['name']}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Training loops of the book's whole networks, with checkpoints, exact resume and results files.
+
+Chapter: A deep network that learns with spikes (book/mozafari2019.md).
+
+The command line is :mod:`snnbook.train`::
+
+    python -m snnbook.train mozafari2019 --epochs-l3 60 --seed 0 --out results/
+
+:func:`train_mozafari2019` trains the 2019 network stage by stage (S1 by STDP, S2 by STDP, S3 by
+R-STDP), in the reference example's order (no shuffling: digits in dataset order, every epoch),
+on the first ``60 000 - validation`` training digits. It evaluates the validation and test digits
+after every S3 epoch, selects the epoch on VALIDATION accuracy (never on the test set), saves a
+checkpoint after every chunk of training digits and writes a results JSON and the selected
+weights. ``resume=True`` continues from the last checkpoint and gives bit-identical weights to an
+uninterrupted run (``tests/test_training.py``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data
+from ._checks import check_int
+from .models.mozafari2019 import Mozafari2019
+
+__all__ = ["train_mozafari2019", "evaluate", "machine_info", "git_commit", "load_mozafari2019"]
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Training digits per checkpoint in the S1/S2 stages.
+CHECKPOINT_EVERY = 10_000
+
+
+def machine_info() -> dict:
+    """CPU model, cores, Python/torch/numba versions and thread counts of this machine."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import numba
+        numba_version, numba_threads = numba.__version__, numba.config.NUMBA_NUM_THREADS
+    except ImportError:  # pragma: no cover
+        numba_version, numba_threads = None, None
+    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "numba": numba_version, "numba_threads": numba_threads}
+
+
+def git_commit() -> str | None:
+    """The repository's commit (``-dirty`` if the tree has changes), or None outside a checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def evaluate(model: Mozafari2019, active: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Accuracy and silent rate of the decision layer on cached :meth:`Mozafari2019.s3_input` maps.
+
+    Args:
+        model: the network (its S3 weights are read).
+        active: bool maps ``[batch, 250, 4, 4]``.
+        labels: ``[batch]`` classes.
+
+    Returns:
+        ``{"accuracy", "silent", "decisions"}`` (decisions a LongTensor ``[batch]``).
+    """
+    decisions = model.classify_s3(active)
+    return {"accuracy": float((decisions == labels).float().mean()),
+            "silent": float((decisions < 0).float().mean()), "decisions": decisions}
+
+
+def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, initial=initial, desc=desc, unit="digit", disable=not enabled, dynamic_ncols=True,
+                smoothing=0.05)
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_mozafari2019(path: str | os.PathLike, **kwargs) -> Mozafari2019:
+    """Build a :class:`Mozafari2019` and load shipped weights (``torch.load(..., weights_only=True)``).
+
+    Args:
+        path: a ``.pt`` file written by :func:`train_mozafari2019` (``conv1``, ``conv2``, ``conv3``
+            weights, float16 or float32, plus ``time_steps``).
+        kwargs: passed to :class:`Mozafari2019`.
+
+    Returns:
+        The network in eval mode, weights in float32.
+    """
+    state = torch.load(path, weights_only=True)
+    model = Mozafari2019(time_steps=int(state.get("time_steps", 15)),
+                         s3_features=int(state["conv3"].shape[0]), **kwargs)
+    for i in (1, 2, 3):
+        getattr(model, f"conv{i}").load_weight(state[f"conv{i}"].float())
+    return model.eval()
+
+
+def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, epochs_l2: int = 4,
+                       epochs_l3: int = 60, time_steps: int = 15, seed: int = 0, validation: int = 10_000,
+                       train_digits: int | None = None, test_digits: int | None = None, resume: bool = False,
+                       patience: int | None = None, adaptive_rstdp: bool = True, progress: bool = True,
+                       name: str | None = None, command: str | None = None, stop_after: str | None = None) -> dict:
+    """Train the 2019 network stage by stage and write ``{out}/{name}.json`` and its weights.
+
+    Args:
+        out: folder of the results JSON and weights; checkpoints go to ``{out}/checkpoints/``.
+        epochs_l1: STDP epochs of S1 (2 in the reference).
+        epochs_l2: STDP epochs of S2 (4).
+        epochs_l3: R-STDP epochs of S3 (the reference runs 680, testing after each).
+        time_steps: steps of the latency code.
+        seed: seed of the initial weights.
+        validation: the LAST ``validation`` training digits are held out for model selection
+            (0: train on all of them and select the last epoch).
+        train_digits: use only the first ``train_digits`` training digits (including the
+            validation ones) -- for quick runs and tests; ``None``: all 60 000.
+        test_digits: use only the first ``test_digits`` test digits; ``None``: all 10 000.
+        resume: continue from ``{out}/checkpoints/{name}.pt`` if it exists.
+        patience: stop S3 after this many epochs without a better validation accuracy (None: off).
+        adaptive_rstdp: adapt the R-STDP rates per block of 1 000 digits (the reference does).
+        progress: show tqdm bars (digits/s and ETA) on stderr.
+        name: base name of the files (default ``mozafari2019-seed{seed}``, plus ``-full`` with
+            ``validation=0``).
+        command: the command line recorded in the JSON.
+        stop_after: ``"l1"``, ``"l2"`` or ``"l3-epoch-N"``: save a checkpoint there and return early
+            (to test resume).
+
+    Returns:
+        The results dict (also written as JSON).
+    """
+    fn = "train_mozafari2019"
+    for arg, v, lo in (("epochs_l1", epochs_l1, 0), ("epochs_l2", epochs_l2, 0), ("epochs_l3", epochs_l3, 0),
+                       ("seed", seed, 0), ("validation", validation, 0)):
+        check_int(fn, arg, v, minimum=lo)
+    n_train_all = 60_000 if train_digits is None else check_int(fn, "train_digits", train_digits, minimum=2,
+                                                                maximum=60_000)
+    n_test = 10_000 if test_digits is None else check_int(fn, "test_digits", test_digits, minimum=1, maximum=10_000)
+    if validation >= n_train_all:
+        raise ValueError(f"{fn}: validation={validation} leaves no training digits of {n_train_all}")
+    name = name or f"mozafari2019-seed{seed}" + ("-full" if validation == 0 else "")
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = ckpt_dir / f"{name}.pt"
+    config = dict(epochs_l1=epochs_l1, epochs_l2=epochs_l2, epochs_l3=epochs_l3, time_steps=time_steps, seed=seed,
+                  validation=validation, train_digits=n_train_all, test_digits=n_test, patience=patience,
+                  adaptive_rstdp=adaptive_rstdp)
+
+    model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp).train()
+    state = {"stage": "l1", "epoch": 0, "pos": 0, "history": [], "timings": {}, "best": None}
+    if resume and ckpt_path.exists():
+        saved = torch.load(ckpt_path, weights_only=True)
+        fixed = [k for k in config if k not in ("epochs_l3", "patience")]  # S3 may be extended
+        if any(saved["config"][k] != config[k] for k in fixed):
+            raise ValueError(f"{fn}: checkpoint {ckpt_path} was made with {saved['config']}, not {config}; "
+                             f"remove it or pass the same options")
+        model.load_state_dict(saved["model"])
+        state = saved["state"]
+        if state["stage"] == "done" and state["epoch"] < epochs_l3:
+            state["stage"] = "l3"
+    timings = state["timings"]
+
+    def checkpoint():
+        _save(ckpt_path, {"config": config, "model": model.state_dict(), "state": state})
+
+    def clock(stage: str, t0: float) -> None:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
+    # ---- data: encode every digit once (first-spike times, 4.7 KB per digit) ------------------
+    t0 = time.perf_counter()
+    images, labels = data.mnist_tensors(train=True, n=n_train_all)
+    test_images, test_labels = data.mnist_tensors(train=False, n=n_test)
+    n_train = n_train_all - validation
+    times = model.encode(images)
+    test_times = model.encode(test_images)
+    clock("encode", t0)
+
+    # ---- S1 and S2: unsupervised STDP, sequential, checkpointed every CHECKPOINT_EVERY digits --
+    for layer, epochs in ((1, epochs_l1), (2, epochs_l2)):
+        stage = f"l{layer}"
+        if state["stage"] != stage:
+            continue
+        bar = _progress(epochs * n_train, f"S{layer} STDP", progress, state["epoch"] * n_train + state["pos"])
+        while state["epoch"] < epochs:
+            t0 = time.perf_counter()
+            lo = state["pos"]
+            hi = min(n_train, lo + CHECKPOINT_EVERY)
+            model.learn_stdp(layer, times[lo:hi])
+            clock(stage, t0)
+            bar.update(hi - lo)
+            state["pos"] = hi
+            if hi >= n_train:
+                state["epoch"] += 1
+                state["pos"] = 0
+            checkpoint()
+        bar.close()
+        state.update(stage=f"l{layer + 1}", epoch=0, pos=0)
+        checkpoint()
+        if stop_after == stage:
+            return {"stopped_after": stage}
+
+    # ---- S3: R-STDP on cached inputs (S1 and S2 are frozen now) --------------------------------
+    t0 = time.perf_counter()
+    active = model.s3_input(times)
+    test_active = model.s3_input(test_times)
+    clock("s3_input", t0)
+    train_active, train_labels = active[:n_train], labels[:n_train]
+    val_active, val_labels = active[n_train:], labels[n_train:]
+    bar = _progress(epochs_l3 * n_train, "S3 R-STDP", progress, state["epoch"] * n_train)
+    while state["stage"] == "l3" and state["epoch"] < epochs_l3:
+        t0 = time.perf_counter()
+        decisions = model.learn_rstdp(train_active, train_labels, s3_input=True)
+        clock("l3", t0)
+        t0 = time.perf_counter()
+        val = evaluate(model, val_active, val_labels) if validation else None
+        test = evaluate(model, test_active, test_labels)
+        clock("evaluation", t0)
+        state["epoch"] += 1
+        row = {"epoch": state["epoch"], "train_accuracy": float((decisions == train_labels).float().mean()),
+               "train_silent": float((decisions < 0).float().mean()),
+               "validation_accuracy": None if val is None else val["accuracy"],
+               "validation_silent": None if val is None else val["silent"],
+               "test_accuracy": test["accuracy"], "test_silent": test["silent"],
+               "rstdp_rates": model.rstdp_rates.tolist()}
+        state["history"].append(row)
+        score = row["validation_accuracy"] if validation else row["train_accuracy"]
+        if validation and (state["best"] is None or score > state["best"]["score"]):
+            state["best"] = {"epoch": state["epoch"], "score": score, "conv3": model.conv3.weight.detach().clone()}
+        bar.update(n_train)
+        bar.set_postfix(val=f"{score:.4f}", test=f"{row['test_accuracy']:.4f}")
+        if patience is not None and validation and state["epoch"] - state["best"]["epoch"] >= patience:
+            state["stage"] = "done"
+        checkpoint()
+        if stop_after == f"l3-epoch-{state['epoch']}":
+            bar.close()
+            return {"stopped_after": stop_after}
+    bar.close()
+    state["stage"] = "done"
+    checkpoint()
+
+    # ---- results -------------------------------------------------------------------------------
+    history = state["history"]
+    final = history[-1] if history else None
+    final_weights = {f"conv{i}": getattr(model, f"conv{i}").weight.detach().clone() for i in (1, 2, 3)}
+    if validation and state["best"] is not None:
+        selected_epoch = state["best"]["epoch"]
+        model.conv3.weight.data.copy_(state["best"]["conv3"])
+        model._cache.clear()
+    else:
+        selected_epoch = final["epoch"] if final else 0
+    selected = next((h for h in history if h["epoch"] == selected_epoch), None)
+    model.eval()
+    spikes = _spike_counts(model, test_times[:1000])
+    weights_path = out / f"{name}.pt"
+    shipped = {f"conv{i}": getattr(model, f"conv{i}").weight.detach().half() for i in (1, 2, 3)}
+    shipped["time_steps"] = time_steps
+    torch.save(shipped, weights_path)
+    reloaded = load_mozafari2019(weights_path)
+    shipped_eval = evaluate(reloaded, reloaded.s3_input(test_times), test_labels)
+    shipped_1000 = evaluate(reloaded, reloaded.s3_input(test_times[:1000]), test_labels[:1000])
+    del final_weights
+    results = {
+        "name": name,
+        "command": command or "python -m snnbook.train mozafari2019 " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in config.items() if v is not None),
+        "git_commit": git_commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+        "config": config,
+        "seed": seed,
+        "wall_time_s": timings,
+        "wall_time_total_s": sum(timings.values()),
+        "epochs": history,
+        "selected_epoch": selected_epoch,
+        "selection": "validation accuracy (last 10 000 training digits)" if validation else "last epoch",
+        "test_accuracy_selected": selected["test_accuracy"] if selected else None,
+        "validation_accuracy_selected": selected["validation_accuracy"] if selected else None,
+        "test_accuracy_final": final["test_accuracy"] if final else None,
+        "final_epoch": final["epoch"] if final else 0,
+        "spikes_per_digit": spikes,
+        "weights": {"file": weights_path.name, "dtype": "float16", "epoch": selected_epoch,
+                    "test_accuracy": shipped_eval["accuracy"], "test_silent": shipped_eval["silent"],
+                    "test_accuracy_first_1000": shipped_1000["accuracy"]},
+    }
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _spike_counts(model: Mozafari2019, times: torch.Tensor) -> dict:
+    """Mean spikes per digit of each layer (inference path) on the given coded digits."""
+    steps = model.time_steps
+    _, layer_out = model(times, return_layers=True)
+    return {"input": float((times < steps).sum((1, 2, 3)).float().mean()),
+            "s1": float((layer_out["s1"] < steps).sum((1, 2, 3)).float().mean()),
+            "s2": float((layer_out["s2"] < steps).sum((1, 2, 3)).float().mean()),
+            "c2_s3_input": float(model.s3_input(times).sum((1, 2, 3)).float().mean()),
+            "digits": int(times.shape[0])}

@@ -1,0 +1,193 @@
+"""The Mozafari et al. (2019) network: forward and learning steps equal SpykeTorch's end-to-end
+fixtures layer by layer (both engines), the event-driven engine equals the dense path over long
+sequential training (S1/S2: 1 000 steps each, S3: 500 digits), the cached S3 input equals
+recomputing S1-C2, eval freezes everything, and bad input is rejected."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from snnbook import data
+from snnbook.coding import times_to_wave, wave_to_times
+from snnbook.models import Mozafari2019
+from reference import load
+
+ENGINES = ["event", "dense"]
+
+
+def fixture_model() -> Mozafari2019:
+    w = load("e2e_mozafari2019_weights.pt")
+    model = Mozafari2019()
+    for i in (1, 2, 3):
+        getattr(model, f"conv{i}").load_weight(w[f"conv{i}_weight_code"].float() / 256)
+    return model
+
+
+@pytest.fixture(scope="module")
+def e2e():
+    return load("e2e_mozafari2019_eval.pt"), load("e2e_mozafari2019_train.pt")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = data.mnist_tensors(train=True, n=1000)
+    return Mozafari2019().encode(images), labels
+
+
+def winner_rows(winners):
+    return [list(r) for r in winners.tolist() if r[0] >= 0]
+
+
+def test_encode_equals_the_reference_transform(e2e):
+    ev, _ = e2e
+    assert torch.equal(Mozafari2019().encode(ev["images_uint8"]), wave_to_times(ev["input_spikes"]))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_forward_equals_the_e2e_fixture(e2e, engine):
+    ev, _ = e2e
+    model = fixture_model().eval()
+    x = wave_to_times(ev["input_spikes"])
+    decisions, layer_out = model(x, engine=engine, return_layers=True)
+    assert decisions.tolist() == [d["output"] for d in ev["per_digit"]]
+    for n, d in enumerate(ev["per_digit"]):
+        assert torch.equal(layer_out["s1"][n], d["layer1_first_spike"].to(torch.uint8))
+        assert torch.equal(layer_out["s2"][n], d["layer2_first_spike"].to(torch.uint8))
+        assert torch.equal(layer_out["s3_potentials"][n], d["layer3_potential_last"])
+        assert winner_rows(layer_out["winners"][n]) == [list(map(int, w)) for w in d["layer3_winners"]]
+    # a dense spike-wave is accepted too, and the cached-input classifier agrees
+    assert torch.equal(model(ev["input_spikes"], engine=engine), decisions)
+    assert torch.equal(model.classify_s3(model.s3_input(x)), decisions)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_learning_steps_equal_the_e2e_fixture(e2e, engine):
+    ev, tr = e2e
+    x = wave_to_times(ev["input_spikes"])
+    model = fixture_model().train()
+    for n, st in enumerate(tr["stage1_layer1"]):
+        winners = model.learn_stdp(1, x[n:n + 1], engine=engine)
+        assert winner_rows(winners[0]) == [list(map(int, w)) for w in st["winners"]]
+        torch.testing.assert_close(model.conv1.weight, st["conv1_weight_after"], atol=1e-6, rtol=1e-5)
+    model = fixture_model().train()
+    for n, st in enumerate(tr["stage2_layer2"]):
+        winners = model.learn_stdp(2, x[n:n + 1], engine=engine)
+        assert winner_rows(winners[0]) == [list(map(int, w)) for w in st["winners"]]
+        rows = model.conv2.weight[torch.tensor(st["winner_features"])]
+        torch.testing.assert_close(rows, st["conv2_winner_rows_after"], atol=1e-6, rtol=1e-5)
+    model = fixture_model().train()
+    for n, st in enumerate(tr["stage3_layer3"]):
+        decision = model.learn_rstdp(x[n:n + 1], torch.tensor([tr["targets"][n]]), engine=engine)
+        assert int(decision) == st["output"]
+        rows = model.conv3.weight[torch.tensor(st["winner_features"])]
+        torch.testing.assert_close(rows, st["conv3_winner_rows_after"], atol=1e-6, rtol=1e-5)
+
+
+def test_stdp_layers_event_equals_dense_over_1000_steps(digits):
+    x, _ = digits
+    event = Mozafari2019(seed=3).train()
+    dense = copy.deepcopy(event)
+    for layer in (1, 2):
+        n = 1000 if layer == 1 else 300  # S2's dense steps are slow; S1 runs the full 1 000
+        w_event = event.learn_stdp(layer, x[:n])
+        w_dense = dense.learn_stdp(layer, x[:n], engine="dense")
+        assert torch.equal(w_event, w_dense), f"S{layer} winners differ"
+        for name in (f"conv{layer}.weight", f"stdp{layer}_ltp", f"stdp{layer}_ltd", f"stdp{layer}_count"):
+            assert torch.equal(event.state_dict()[name], dense.state_dict()[name]), name
+    assert float(event.stdp1_ltp[0]) == pytest.approx(0.004 * 4)  # doubled after 500 and 1 000 digits
+
+
+def test_rstdp_event_equals_dense_over_500_digits(digits):
+    x, labels = digits
+    event = Mozafari2019(seed=4).train()
+    event.learn_stdp(1, x[:300])
+    event.learn_stdp(2, x[:300])
+    dense = copy.deepcopy(event)
+    d_event = event.learn_rstdp(x[:500], labels[:500])
+    d_dense = dense.learn_rstdp(x[:500], labels[:500], engine="dense")
+    assert torch.equal(d_event, d_dense)
+    for name in ("conv3.weight", "rstdp_rates", "rstdp_block"):
+        assert torch.equal(event.state_dict()[name], dense.state_dict()[name]), name
+    # the first block of 1 000 digits is not complete: base rates, 500 digits counted
+    assert torch.equal(event.rstdp_rates, Mozafari2019().rstdp_rates)
+    assert int(event.rstdp_block[2]) == 500
+
+
+def test_rstdp_rates_adapt_per_block(digits):
+    x, labels = digits
+    model = Mozafari2019(seed=5).train()
+    decisions = model.learn_rstdp(x, labels)
+    hit = float((decisions == labels).float().mean())
+    miss = float(((decisions != labels) & (decisions >= 0)).float().mean())
+    expected = [0.004 * miss, -0.003 * miss, -0.004 * hit, 0.0005 * hit]
+    torch.testing.assert_close(model.rstdp_rates, torch.tensor(expected), rtol=1e-6, atol=0)
+    assert model.rstdp_block.tolist() == [0, 0, 0]
+
+
+def test_cached_s3_input_equals_recomputing(digits):
+    x, _ = digits
+    model = Mozafari2019(seed=6)
+    model.learn_stdp(1, x[:200])
+    model.learn_stdp(2, x[:200])
+    model.eval()
+    active = model.s3_input(x[:60])
+    _, layer_out = model(x[:60], engine="dense", return_layers=True)
+    # C2 = pool 3 of S2's spikes: recompute from the dense path's S2 wave
+    from snnbook import layers
+    c2 = layers.pool(times_to_wave(layer_out["s2"], 15), 3, 3)[:, -1] > 0
+    assert torch.equal(active, c2)
+    assert torch.equal(model.classify_s3(active), model(x[:60], engine="dense"))
+
+
+def test_eval_freezes_every_learned_quantity(digits):
+    x, labels = digits
+    model = Mozafari2019(seed=7).train()
+    model.learn_stdp(1, x[:600])  # past the first doubling of the schedule
+    model.learn_rstdp(x[:100], labels[:100])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    for engine in ENGINES:
+        model.learn_stdp(1, x[:50], engine=engine)
+        model.learn_stdp(2, x[:50], engine=engine)
+        model.learn_rstdp(x[:100], labels[:100], engine=engine)
+        model(x[:100], engine=engine)
+    model.learn_rstdp(model.s3_input(x[:100]), labels[:100], s3_input=True)
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), f"{k} changed in eval mode"
+
+
+def test_batched_inference_engines_agree_and_chunk(digits):
+    x, _ = digits
+    model = Mozafari2019(seed=8)
+    model.learn_stdp(1, x[:200])
+    model.learn_stdp(2, x[:200])
+    model.eval()
+    event = model(x[:600])  # more than one internal chunk
+    assert event.shape == (600,)
+    assert torch.equal(event[:64], model(x[:64], engine="dense"))
+    assert torch.equal(event[:10], torch.cat([model(x[i:i + 1]) for i in range(10)]))
+    silent = torch.full((2, 6, 28, 28), 15, dtype=torch.uint8)  # no input spike at all
+    assert model(silent).tolist() == [-1, -1]
+    assert model(silent, engine="dense").tolist() == [-1, -1]
+
+
+def test_bad_input_is_rejected():
+    model = Mozafari2019()
+    with pytest.raises(TypeError, match="uint8"):
+        model(torch.zeros(1, 6, 28, 28))
+    with pytest.raises(ValueError, match="6 input channels"):
+        model(torch.zeros(1, 3, 28, 28, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="engine"):
+        model(torch.zeros(1, 6, 28, 28, dtype=torch.uint8), engine="gpu")
+    with pytest.raises(ValueError, match="layer must be 1 or 2"):
+        model.learn_stdp(3, torch.zeros(1, 6, 28, 28, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="labels"):
+        model.learn_rstdp(torch.zeros(2, 6, 28, 28, dtype=torch.uint8), torch.tensor([1]))
+    with pytest.raises(ValueError, match="multiple of 10"):
+        Mozafari2019(s3_features=25)
+    with pytest.raises(ValueError, match="steps"):
+        model(torch.zeros(1, 10, 6, 28, 28))

@@ -1,0 +1,95 @@
+"""Training the 2019 network: resume gives bit-identical weights, the CLI runs end to end on a few
+hundred digits and writes its results and weights, the shipped weights load with
+``weights_only=True`` and reproduce their recorded accuracy, and batched inference keeps its
+memory bounded."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnbook import data
+from snnbook.training import load_mozafari2019, train_mozafari2019
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(epochs_l1=1, epochs_l2=1, epochs_l3=2, train_digits=300, validation=100, test_digits=100,
+            progress=False)
+
+
+def test_resume_is_bit_identical(tmp_path, monkeypatch):
+    import snnbook.training as training
+    monkeypatch.setattr(training, "CHECKPOINT_EVERY", 64)  # several checkpoints per epoch
+    whole = train_mozafari2019(out=tmp_path / "a", **TINY)
+    for stop in ("l1", "l3-epoch-1"):
+        out = tmp_path / f"b-{stop}"
+        assert train_mozafari2019(out=out, stop_after=stop, **TINY) == {"stopped_after": stop}
+        resumed = train_mozafari2019(out=out, resume=True, **TINY)
+        assert resumed["epochs"] == whole["epochs"], stop
+        a = torch.load(tmp_path / "a" / "checkpoints" / "mozafari2019-seed0.pt", weights_only=True)["model"]
+        b = torch.load(out / "checkpoints" / "mozafari2019-seed0.pt", weights_only=True)["model"]
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), (stop, k)
+    with pytest.raises(ValueError, match="checkpoint"):
+        train_mozafari2019(out=tmp_path / "a", resume=True, **dict(TINY, epochs_l1=2))
+
+
+def test_cli_end_to_end(tmp_path):
+    cmd = [sys.executable, "-m", "snnbook.train", "mozafari2019", "--train-digits", "300", "--validation", "100",
+           "--test-digits", "100", "--epochs-l1", "1", "--epochs-l2", "1", "--epochs-l3", "2", "--seed", "3",
+           "--out", str(tmp_path), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy selected" in proc.stdout
+    res = json.loads((tmp_path / "mozafari2019-seed3.json").read_text())
+    assert res["seed"] == 3 and len(res["epochs"]) == 2 and res["command"].startswith("python -m snnbook.train")
+    assert res["selected_epoch"] in (1, 2)
+    for key in ("encode", "l1", "l2", "s3_input", "l3", "evaluation"):
+        assert res["wall_time_s"][key] > 0
+    assert res["machine"]["cpu_count"] >= 1 and res["git_commit"]
+    assert 0 <= res["test_accuracy_final"] <= 1 and res["spikes_per_digit"]["s1"] > 0
+    # the shipped weights load (weights_only) and give the recorded accuracy
+    model = load_mozafari2019(tmp_path / res["weights"]["file"])
+    images, labels = data.mnist_tensors(train=False, n=100)
+    acc = float((model(model.encode(images)) == labels).float().mean())
+    assert acc == pytest.approx(res["weights"]["test_accuracy"])
+    # bad options fail with a usage message, not a traceback
+    bad = subprocess.run(cmd[:4] + ["--validation", "400", "--train-digits", "300", "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and "validation" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_shipped_weights_reproduce_the_recorded_accuracy():
+    results = sorted((ROOT / "results").glob("mozafari2019-seed*.json"))
+    if not results:
+        pytest.skip("no trained Mozafari 2019 results in results/")
+    res = json.loads(results[0].read_text())
+    model = load_mozafari2019(ROOT / "results" / res["weights"]["file"])
+    images, labels = data.mnist_tensors(train=False, n=1000)
+    acc = float((model(model.encode(images)) == labels).float().mean())
+    assert acc == pytest.approx(res["weights"]["test_accuracy_first_1000"], abs=1e-9)
+
+
+def test_batched_inference_memory_is_bounded():
+    """A batch of 10 000 digits through the whole network in one call stays far below 2 GB."""
+    code = (
+        "import resource, torch\n"
+        "from snnbook import data\n"
+        "from snnbook.models import Mozafari2019\n"
+        "m = Mozafari2019(seed=0).eval()\n"
+        "images, _ = data.mnist_tensors(train=False, n=1000)\n"
+        "x = m.encode(images).repeat(10, 1, 1, 1)\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "d = m(x)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "assert d.shape == (10000,)\n"
+        "print(base, peak)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    base, peak = (int(v) for v in proc.stdout.split())
+    assert peak < 2_000_000, f"peak RSS {peak / 1e6:.2f} GB"  # ru_maxrss is in KiB on Linux
+    assert peak - base < 600_000, f"inference grew the process by {(peak - base) / 1e6:.2f} GB"
