@@ -60,3 +60,25 @@ def test_quick_cli_writes_json(core, tmp_path, capsys):
     assert {"dog_conv", "local_normalization", "intensity_to_latency (uint8)"} <= set(stages)
     assert all(sec > 0 for sec in stages.values())
     assert "ratio" in capsys.readouterr().out
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_engine_and_mozafari2019_benchmarks_quick(tmp_path):
+    """Both sides of every workload are asserted equal inside the scripts; here at quick sizes."""
+    engine = _load("engine")
+    rec = engine.main(["--quick", "--out", str(tmp_path / "e.json"), "--weights", ""])
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert set(data["ratios"]) >= {"coding", "step_l1", "step_l2", "step_l3", "inference_batch1",
+                                   "inference_batched_vs_dense_batch1"}
+    assert all(v > 0 for v in data["ratios"].values())
+    assert data["spikes_per_digit"]["s1"] > 0 and rec["git_commit"]
+    m = _load("mozafari2019").main(["--quick", "--out", str(tmp_path / "m.json"), "--weights", "",
+                                     "--run", str(tmp_path / "none.json")])
+    assert set(m["per_digit"]) == {"encode", "s1_stdp_step", "s2_stdp_step", "s3_rstdp_step", "inference"}
+    assert m["schedule_projection_s"]["ratio"] > 0

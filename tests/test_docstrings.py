@@ -9,7 +9,7 @@ import re
 import pytest
 
 CORE = ["retina", "coding", "neurons", "layers", "competition", "plasticity"]
-OTHER = ["data", "viz", "widgets"]
+OTHER = ["data", "viz", "widgets", "training", "train", "models", "models.mozafari2019"]
 TENSOR_ARGS = {"x", "spikes", "potentials", "images", "weight", "intensity", "intensities", "frames",
                "input_spikes", "output_spikes", "currents", "input_current", "kernels",
                "thresholded_potentials", "trace", "winners", "pre_spikes", "post_spikes"}

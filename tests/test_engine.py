@@ -112,6 +112,10 @@ def test_layer1_on_digits_equal_dense(dtype):
     first, pot = layers.conv_fire_times(times, weight, 15.0, T)
     spikes, thresholded = dense_fire(times, weight, 15.0)
     assert torch.equal(first, wave_to_times(spikes))
+    # batch 1 (one thread) and batched (parallel over samples) agree
+    one = [layers.conv_fire_times(times[i:i + 1], weight, 15.0, T) for i in range(3)]
+    assert torch.equal(torch.cat([o[0] for o in one]), first[:3])
+    assert torch.equal(torch.cat([o[1] for o in one]), pot[:3])
     # inhibition and k-WTA
     f_i, p_i = competition.pointwise_inhibition_times(first, pot, T)
     inh = competition.pointwise_inhibition(thresholded)

@@ -32,3 +32,7 @@ def test_readme_example_runs_with_the_shapes_it_states():
     assert len(learned) > 0
     changed = (w != initial).flatten(1).any(1)
     assert torch.equal(changed.nonzero().flatten(), learned)
+    # the whole network: compact times, S1 winners, decisions
+    assert scope["times"].shape == (64, 6, 28, 28) and scope["times"].dtype == torch.uint8
+    assert scope["winners1"].shape == (64, 5, 3)
+    assert scope["decisions"].shape == (64,) and bool(((scope["decisions"] >= -1) & (scope["decisions"] < 10)).all())

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity", "data", "viz", "widgets"]
+MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity", "models.mozafari2019", "training",
+           "data", "viz", "widgets"]
 GLOSSARY_TERMS = ["spike-wave", "rank-order code", "lateral inhibition", "k-WTA", "STDP", "R-STDP",
                   "surrogate gradient", "event camera"]
 REQUIRED_WORKS = ["mozafari2019spyketorch", "mozafari2019bio", "kheradpisheh2018stdp",

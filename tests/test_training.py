@@ -52,6 +52,12 @@ def test_cli_end_to_end(tmp_path):
         assert res["wall_time_s"][key] > 0
     assert res["machine"]["cpu_count"] >= 1 and res["git_commit"]
     assert 0 <= res["test_accuracy_final"] <= 1 and res["spikes_per_digit"]["s1"] > 0
+    card = json.loads((tmp_path / "mozafari2019.json").read_text())
+    assert card["paper"]["test_accuracy"] == 0.972 and card["ours"]["test_accuracy_selected"]["n"] == 1
+    assert card["ours"]["test_accuracy_selected"]["mean"] == res["test_accuracy_selected"] and card["deviations"]
+    again = subprocess.run([sys.executable, "-m", "snnbook.train", "mozafari2019-card", "--out", str(tmp_path)],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert again.returncode == 0 and "1 seed" in again.stdout
     # the shipped weights load (weights_only) and give the recorded accuracy
     model = load_mozafari2019(tmp_path / res["weights"]["file"])
     images, labels = data.mnist_tensors(train=False, n=100)
@@ -80,7 +86,10 @@ def test_batched_inference_memory_is_bounded():
         "import resource, torch\n"
         "from snnbook import data\n"
         "from snnbook.models import Mozafari2019\n"
-        "m = Mozafari2019(seed=0).eval()\n"
+        "import glob\n"
+        "from snnbook.training import load_mozafari2019\n"
+        "shipped = sorted(glob.glob('results/mozafari2019-seed*.pt'))\n"
+        "m = load_mozafari2019(shipped[0]) if shipped else Mozafari2019(seed=0).eval()\n"
         "images, _ = data.mnist_tensors(train=False, n=1000)\n"
         "x = m.encode(images).repeat(10, 1, 1, 1)\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
@@ -88,7 +97,7 @@ def test_batched_inference_memory_is_bounded():
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "assert d.shape == (10000,)\n"
         "print(base, peak)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     base, peak = (int(v) for v in proc.stdout.split())
     assert peak < 2_000_000, f"peak RSS {peak / 1e6:.2f} GB"  # ru_maxrss is in KiB on Linux

@@ -48,7 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixed-rstdp-rates", action="store_true", help="do not adapt the R-STDP rates")
     p.add_argument("--name", default=None, help="base name of the output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    c = sub.add_parser("mozafari2019-card", help="aggregate the seeds' results into {out}/mozafari2019.json")
+    c.add_argument("--out", default="results", help="the results folder (default results/)")
     args = parser.parse_args(argv)
+    if args.network == "mozafari2019-card":
+        from .training import summarize_mozafari2019
+        try:
+            card = summarize_mozafari2019(args.out)
+        except FileNotFoundError as err:
+            parser.error(str(err))
+        ours = card["ours"]["test_accuracy_selected"]
+        print(f"mozafari2019: test accuracy (selected) {ours['mean']:.4f} over {ours['n']} seed(s) "
+              f"-> {args.out}/mozafari2019.json")
+        return 0
 
     from .training import train_mozafari2019
     command = "python -m snnbook.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None
