@@ -1,5 +1,6 @@
-"""The pipeline chapters run in a live Jupyter kernel (as on Colab): after the chapter executes,
-moving a slider of each of its interactive figures re-runs the figure's function."""
+"""The pipeline and whole-network chapters run in a live Jupyter kernel (as on Colab): after the
+chapter executes, moving a slider of each of its interactive figures re-runs the figure's
+function."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["neurons", "retina", "coding", "competition"]
+CHAPTERS = ["neurons", "retina", "coding", "competition", "mozafari2019"]
 
 pytestmark = pytest.mark.book
 

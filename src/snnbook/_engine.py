@@ -601,6 +601,31 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
 
 
 # ---------------------------------------------------------------------------------------------
+# numba's parallel launches can reset the OpenMP thread count that torch also uses (a chapter
+# that set torch.set_num_threads(1) found 2 afterwards): every parallel kernel is called through
+# a wrapper that restores torch's setting.
+# ---------------------------------------------------------------------------------------------
+def _keep_torch_threads(kernel):
+    def call(*args):
+        n = torch.get_num_threads()
+        try:
+            return kernel(*args)
+        finally:
+            if torch.get_num_threads() != n:
+                torch.set_num_threads(n)
+    call.__name__ = getattr(kernel, "__name__", "kernel")
+    call.kernel = kernel
+    return call
+
+
+_conv_fire_batch = _keep_torch_threads(_conv_fire_batch)
+_pool_batch = _keep_torch_threads(_pool_batch)
+_inhibit_batch = _keep_torch_threads(_inhibit_batch)
+_kwta_batch = _keep_torch_threads(_kwta_batch)
+_readout_batch = _keep_torch_threads(_readout_batch)
+
+
+# ---------------------------------------------------------------------------------------------
 # torch <-> numpy glue (no checks here: the public wrappers check)
 # ---------------------------------------------------------------------------------------------
 #: Batches smaller than this run on one thread (a parallel launch costs more than it saves).

@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from .training import train_mozafari2019
-    command = "python -m snnbook.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                                             else sys.argv[1:]))
+    # the command that reproduces the results: --resume and --no-progress do not change them
+    # (resume is bit-identical), so they are left out
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python -m snnbook.train " + " ".join(shlex.quote(a) for a in given
+                                                    if a not in ("--resume", "--no-progress"))
     try:
         results = train_mozafari2019(
             out=args.out, epochs_l1=args.epochs_l1, epochs_l2=args.epochs_l2, epochs_l3=args.epochs_l3,

@@ -2,7 +2,7 @@
 
 Chapter: A deep network that learns with spikes (book/mozafari2019.md).
 
-The command line is :mod:`snnbook.train`::
+The command line is ``python -m snnbook.train``::
 
     python -m snnbook.train mozafari2019 --epochs-l3 60 --seed 0 --out results/
 
@@ -72,7 +72,7 @@ def git_commit() -> str | None:
 
 
 def evaluate(model: Mozafari2019, active: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Accuracy and silent rate of the decision layer on cached :meth:`Mozafari2019.s3_input` maps.
+    """Accuracy and silent rate of the decision layer on cached :meth:`snnbook.models.mozafari2019.Mozafari2019.s3_input` maps.
 
     Args:
         model: the network (its S3 weights are read).
@@ -296,7 +296,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         "wall_time_total_s": sum(timings.values()),
         "epochs": history,
         "selected_epoch": selected_epoch,
-        "selection": "validation accuracy (last 10 000 training digits)" if validation else "last epoch",
+        "selection": f"validation accuracy (last {validation} training digits)" if validation else "last epoch",
         "test_accuracy_selected": selected["test_accuracy"] if selected else None,
         "validation_accuracy_selected": selected["validation_accuracy"] if selected else None,
         "test_accuracy_final": final["test_accuracy"] if final else None,

@@ -564,3 +564,302 @@ def weight_trajectories(trajectories, labels=None, ax=None, styles=None, title=N
     if title is not None:
         ax.set_title(title, fontsize=9)
     return fig
+
+
+# --- whole networks (mozafari2019 chapter) ---
+def network_diagram(blocks, ax=None, title=None, colors=None, box_width: float = 1.55,
+                    gap: float = 0.45, figsize=(9.5, 2.6)):
+    """A feed-forward network drawn as boxes left to right, joined by arrows.
+
+    Args:
+        blocks: a list of ``(name, details)`` pairs: ``name`` is written in bold at the top of a
+            box, ``details`` (a string, ``"\\n"`` for new lines) below it.
+        ax: optional Axes to draw on (its limits and aspect are set).
+        title: Axes title (optional).
+        colors: one face colour per box (default: a light colour per kind, cycling).
+        box_width: width of a box in data units (the height is 1).
+        gap: space between two boxes, where the arrow goes.
+        figsize: size of a new figure in inches.
+
+    Shape:
+        - Input: ``len(blocks)`` boxes (no tensors)
+        - Output: a figure with one Axes
+
+    Returns:
+        matplotlib ``Figure``.
+
+    Example:
+        >>> fig = network_diagram([("input", "28x28"), ("S1", "30 features")])
+        >>> [t.get_text() for t in fig.axes[0].texts]
+        ['input', '28x28', 'S1', '30 features']
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    blocks = list(blocks)
+    if not blocks or any(not isinstance(b, (tuple, list)) or len(b) != 2 for b in blocks):
+        raise ValueError(f"network_diagram: blocks must be a non-empty list of (name, details) pairs, "
+                         f"got {blocks!r}")
+    if colors is None:
+        palette = ["#dce9f5", "#fde9d3", "#e3f1de", "#efe3f3"]
+        colors = [palette[i % len(palette)] for i in range(len(blocks))]
+    if len(colors) != len(blocks):
+        raise ValueError(f"network_diagram: expected {len(blocks)} colors, got {len(colors)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    for i, ((name, details), color) in enumerate(zip(blocks, colors)):
+        x = i * (box_width + gap)
+        ax.add_patch(FancyBboxPatch((x, 0), box_width, 1, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=color, ec="0.3", lw=1.0))
+        ax.text(x + box_width / 2, 0.9, str(name), ha="center", va="top", fontsize=9, fontweight="bold")
+        ax.text(x + box_width / 2, 0.68, str(details), ha="center", va="top", fontsize=7, linespacing=1.35)
+        if i:
+            ax.add_artist(FancyArrowPatch((x - gap + 0.04, 0.5), (x - 0.04, 0.5), arrowstyle="-|>",
+                                          mutation_scale=10, color="0.3", lw=1.0))
+    total = len(blocks) * box_width + (len(blocks) - 1) * gap
+    ax.set_xlim(-0.05, total + 0.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_aspect("auto")
+    ax.axis("off")
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def backproject_conv(features, weight, stride: int = 1, top=None):
+    """Pictures of a convolution's features, built from the pictures of its input features.
+
+    The picture of output feature ``o`` is the sum, over the kernel positions ``(r, c)``, of the
+    input-feature pictures weighted by ``weight[o, i, r, c]`` and placed ``(r * stride, c * stride)``
+    pixels from the top-left corner; ``stride`` is the distance in pixels between two neighbouring
+    input neurons (the product of the strides of all pooling layers below). With ``top=k`` only the
+    ``k`` input features with the largest weights at each position contribute, as in the
+    reconstructions of Kheradpisheh et al. (2018); with ``top=None`` all of them (the exact linear
+    back-projection, e.g. of first-layer kernels through the DoG filters).
+
+    Args:
+        features: pictures of the input features (e.g. the DoG kernels for the first layer).
+        weight: the convolution's kernels.
+        stride: pixels between neighbouring input neurons.
+        top: keep the ``top`` strongest input features per kernel position (``None``: all).
+
+    Shape:
+        - Input ``features``: ``[in_channels, height, width]``
+        - Input ``weight``: ``[out_channels, in_channels, kh, kw]``
+        - Output: ``[out_channels, height + (kh - 1) stride, width + (kw - 1) stride]``
+
+    Returns:
+        A float32 tensor of pictures.
+
+    Example:
+        >>> pics = backproject_conv(torch.ones(2, 3, 3), torch.ones(4, 2, 2, 2), stride=2)
+        >>> tuple(pics.shape), float(pics.max())
+        ((4, 5, 5), 8.0)
+    """
+    feats = torch.as_tensor(features, dtype=torch.float32)
+    w = torch.as_tensor(weight, dtype=torch.float32)
+    if feats.dim() != 3 or w.dim() != 4 or w.shape[1] != feats.shape[0]:
+        raise ValueError(f"backproject_conv: expected features [in_channels, height, width] and weight "
+                         f"[out_channels, in_channels, kh, kw] with the same in_channels, got shapes "
+                         f"{tuple(feats.shape)} and {tuple(w.shape)}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"backproject_conv: stride must be a positive int, got stride={stride!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= w.shape[1]):
+        raise ValueError(f"backproject_conv: top must be None or an int in [1, {w.shape[1]}], got {top!r}")
+    h, wd = feats.shape[1:]
+    out = torch.zeros(w.shape[0], h + (w.shape[2] - 1) * stride, wd + (w.shape[3] - 1) * stride)
+    for r in range(w.shape[2]):
+        for c in range(w.shape[3]):
+            if top is None:
+                part = torch.einsum("oi,ihw->ohw", w[:, :, r, c], feats)
+            else:
+                vals, idx = w[:, :, r, c].topk(top, dim=1)                 # [out, top]
+                part = (vals[:, :, None, None] * feats[idx]).sum(1)
+            out[:, r * stride:r * stride + h, c * stride:c * stride + wd] += part
+    return out
+
+
+def backproject_pool(features, kernel: int, stride: int = 1):
+    """Pictures of pooled features: a pooling neuron responds to its input feature anywhere in its
+    ``kernel x kernel`` window, so the picture is placed at the centre of a field that is
+    ``(kernel - 1) * stride`` pixels larger (``stride``: pixels between neighbouring input neurons).
+
+    Args:
+        features: pictures of the features before pooling.
+        kernel: the pooling window.
+        stride: pixels between neighbouring input neurons.
+
+    Shape:
+        - Input: ``[channel, height, width]``
+        - Output: ``[channel, height + (kernel - 1) stride, width + (kernel - 1) stride]``
+
+    Returns:
+        The pictures, zero-padded around.
+
+    Example:
+        >>> tuple(backproject_pool(torch.ones(3, 4, 4), 3, stride=2).shape)
+        (3, 8, 8)
+    """
+    feats = torch.as_tensor(features, dtype=torch.float32)
+    if feats.dim() != 3:
+        raise ValueError(f"backproject_pool: features must be [channel, height, width], got {tuple(feats.shape)}")
+    for name, v in (("kernel", kernel), ("stride", stride)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"backproject_pool: {name} must be a positive int, got {name}={v!r}")
+    extra = (kernel - 1) * stride
+    lo = extra // 2
+    return torch.nn.functional.pad(feats, (lo, extra - lo, lo, extra - lo))
+
+
+def _tsne_affinities(x: torch.Tensor, perplexity: float, tol: float = 1e-5, steps: int = 64) -> torch.Tensor:
+    """Symmetric t-SNE input affinities P (each row's Gaussian width found by bisection)."""
+    n = x.shape[0]
+    d2 = torch.cdist(x, x).square()
+    d2.fill_diagonal_(float("inf"))
+    target = torch.log(torch.tensor(perplexity, dtype=x.dtype))
+    lo = torch.zeros(n, 1, dtype=x.dtype)
+    hi = torch.full((n, 1), float("inf"), dtype=x.dtype)
+    beta = torch.ones(n, 1, dtype=x.dtype) / d2[torch.isfinite(d2)].median()
+    for _ in range(steps):
+        logits = -d2 * beta
+        p = torch.softmax(logits, dim=1)
+        entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(1, keepdim=True)   # natural log
+        too_flat = entropy > target                                              # beta too small
+        lo = torch.where(too_flat, beta, lo)
+        hi = torch.where(too_flat, hi, beta)
+        beta = torch.where(torch.isinf(hi), beta * 2, (lo + hi) / 2)
+        if float((entropy - target).abs().max()) < tol:
+            break
+    p = torch.softmax(-d2 * beta, dim=1)
+    return (p + p.T) / (2 * n)
+
+
+def _tsne_gradient(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gradient of KL(P || Q) with respect to the embedding ``y`` [n, dims]:
+    ``4 sum_j (p_ij - q_ij) (1 + |y_i - y_j|^2)^-1 (y_i - y_j)``."""
+    sq = (y * y).sum(1)
+    w = 1.0 / (1.0 + (sq[:, None] + sq[None, :] - 2.0 * (y @ y.T)).clamp_min(0.0))
+    w.fill_diagonal_(0.0)
+    m = (p - w / w.sum()) * w
+    return 4.0 * (m.sum(1, keepdim=True) * y - m @ y)
+
+
+def _tsne_kl(p: torch.Tensor, y: torch.Tensor) -> float:
+    """KL(P || Q) of the embedding ``y`` (off-diagonal pairs)."""
+    w = 1.0 / (1.0 + torch.cdist(y, y).square())
+    w.fill_diagonal_(0.0)
+    q = w / w.sum()
+    off = ~torch.eye(len(y), dtype=torch.bool)
+    return float((p[off] * torch.log(p[off] / q[off])).sum())
+
+
+def tsne(x, perplexity: float = 30.0, iterations: int = 1000, seed: int = 0, dims: int = 2,
+         exaggeration: float = 12.0, exaggeration_iterations: int = 250, learning_rate=None):
+    """Exact t-SNE (van der Maaten and Hinton, 2008) of a few hundred to a few thousand points.
+
+    Input affinities: a Gaussian per point whose width gives the chosen perplexity (bisection),
+    symmetrised, ``P = (P_cond + P_cond^T) / 2n``. Output affinities: a Student-t kernel
+    ``q_ij = (1 + |y_i - y_j|^2)^-1 / sum``. Gradient descent on ``KL(P || Q)`` with the usual
+    schedule: early exaggeration of ``P`` (x12) for the first 250 iterations, momentum 0.5 then
+    0.8, per-coordinate adaptive gains, learning rate ``max(n / exaggeration / 4, 50)``. Exact
+    (``O(n^2)`` memory and time per iteration), float64, seeded: the same input gives the same map.
+
+    Args:
+        x: the points (tensor or array).
+        perplexity: effective number of neighbours of each point (must be below ``n``).
+        iterations: gradient steps.
+        seed: seed of the initial embedding (``N(0, 1e-4)``).
+        dims: dimensions of the embedding.
+        exaggeration: factor applied to ``P`` during the first ``exaggeration_iterations``.
+        exaggeration_iterations: length of the early-exaggeration phase.
+        learning_rate: step size (default as above).
+
+    Shape:
+        - Input: ``[n, features]``
+        - Output: ``[n, dims]``
+
+    Returns:
+        ``(embedding, kl)``: a numpy array and the final Kullback-Leibler divergence (float).
+
+    Example:
+        >>> pts = np.r_[np.zeros((20, 5)), np.ones((20, 5))] + np.random.default_rng(0).normal(0, .1, (40, 5))
+        >>> y, kl = tsne(pts, perplexity=5, iterations=300)
+        >>> y.shape
+        (40, 2)
+    """
+    data = torch.as_tensor(np.asarray(_as_numpy(x), dtype=np.float64))
+    if data.dim() != 2:
+        raise ValueError(f"tsne: x must be [n, features], got shape {tuple(data.shape)}")
+    n = data.shape[0]
+    if not 1 <= perplexity < n - 1:
+        raise ValueError(f"tsne: perplexity must be in [1, n - 1) = [1, {n - 1}), got {perplexity}")
+    p = _tsne_affinities(data, float(perplexity)).clamp_min(1e-12)
+    gen = torch.Generator().manual_seed(int(seed))
+    y = torch.randn(n, dims, generator=gen, dtype=torch.float64) * 1e-2
+    lr = max(n / exaggeration / 4, 50.0) if learning_rate is None else float(learning_rate)
+    update = torch.zeros_like(y)
+    gains = torch.ones_like(y)
+    for it in range(iterations):
+        early = it < exaggeration_iterations
+        grad = _tsne_gradient(p * exaggeration if early else p, y)
+        momentum = 0.5 if early else 0.8
+        same_sign = (grad > 0) == (update > 0)
+        gains = torch.where(same_sign, gains * 0.8, gains + 0.2).clamp_min(0.01)
+        update = momentum * update - lr * gains * grad
+        y = y + update
+        y = y - y.mean(0)
+    return y.numpy(), _tsne_kl(p, y)
+
+
+def confusion_plot(confusion, ax=None, title=None, cmap: str = "Blues", classes=None):
+    """A confusion matrix as a heat map with the count in every cell (true class in rows).
+
+    Args:
+        confusion: counts, ``confusion[i, j]`` = digits of class ``i`` classified as ``j``
+            (tensor or array); an extra last column is allowed for "silent" (no decision).
+        ax: optional Axes to draw on.
+        title: Axes title (optional).
+        cmap: colour map (a logarithmic scale, so that small errors remain visible).
+        classes: row labels (default ``0 .. rows - 1``).
+
+    Shape:
+        - Input: ``[classes, classes]`` or ``[classes, classes + 1]``
+        - Output: a figure
+
+    Returns:
+        matplotlib ``Figure``.
+
+    Example:
+        >>> fig = confusion_plot(np.array([[9, 1], [2, 8]]))
+        >>> len(fig.axes[0].texts)
+        4
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    m = _as_numpy(confusion).astype(float)
+    if m.ndim != 2 or m.shape[1] not in (m.shape[0], m.shape[0] + 1):
+        raise ValueError(f"confusion_plot: confusion must be [classes, classes] or [classes, classes + 1], "
+                         f"got shape {m.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.42 * m.shape[1] + 1.2, 0.42 * m.shape[0] + 0.8))
+    else:
+        fig = ax.figure
+    shown = np.where(m > 0, m, np.nan)
+    ax.imshow(shown, cmap=cmap, norm=LogNorm(vmin=1, vmax=max(m.max(), 2)), interpolation="nearest")
+    big = np.nanmax(shown) if np.isfinite(shown).any() else 1
+    for (i, j), v in np.ndenumerate(m):
+        if v > 0:
+            ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=6,
+                    color="white" if v > big ** 0.75 else "black")
+    rows = list(range(m.shape[0])) if classes is None else list(classes)
+    cols = [str(c) for c in rows] + (["silent"] if m.shape[1] > m.shape[0] else [])
+    ax.set_xticks(range(m.shape[1]), cols, fontsize=7)
+    ax.set_yticks(range(m.shape[0]), [str(c) for c in rows], fontsize=7)
+    ax.set_xlabel("decision")
+    ax.set_ylabel("true class")
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return fig

@@ -18,7 +18,7 @@ R-STDP (reward: STDP (0.004, -0.003); punishment: anti-STDP (-0.004, 0.0005); bo
 with rates adapted after every block of 1 000 digits. Inference has no pointwise inhibition.
 
 Two engines compute the same network: ``engine="event"`` (the compiled event-driven engine,
-:mod:`snnbook._engine`, the default) and ``engine="dense"`` (the readable functions of
+``snnbook._engine``, the default) and ``engine="dense"`` (the readable functions of
 :mod:`snnbook.layers`, :mod:`snnbook.competition` and :mod:`snnbook.plasticity`, one digit at a time
 as SpykeTorch runs them). They agree on spikes, winners, decisions and weights (tests).
 """
