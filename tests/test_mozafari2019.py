@@ -90,7 +90,7 @@ def test_stdp_layers_event_equals_dense_over_1000_steps(digits):
     event = Mozafari2019(seed=3).train()
     dense = copy.deepcopy(event)
     for layer in (1, 2):
-        n = 1000 if layer == 1 else 300  # S2's dense steps are slow; S1 runs the full 1 000
+        n = 1000
         w_event = event.learn_stdp(layer, x[:n])
         w_dense = dense.learn_stdp(layer, x[:n], engine="dense")
         assert torch.equal(w_event, w_dense), f"S{layer} winners differ"
