@@ -41,6 +41,19 @@ def _pair(fn: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
 
 
+def _pool_geometry(fn: str, x: torch.Tensor, kernel_size, stride, padding):
+    """Checked ``(kernel, stride, padding)`` pairs of a max pooling over ``x``'s last two axes."""
+    k = _pair(fn, "kernel_size", kernel_size, minimum=1)
+    s = k if stride is None else _pair(fn, "stride", stride, minimum=1)
+    p = _pair(fn, "padding", padding, minimum=0)
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{fn}: padding must be at most half of kernel_size={k}, got padding={p}")
+    if k[0] > x.shape[-2] + 2 * p[0] or k[1] > x.shape[-1] + 2 * p[1]:
+        raise ValueError(f"{fn}: kernel_size {k} is larger than the padded input "
+                         f"{(x.shape[-2] + 2 * p[0], x.shape[-1] + 2 * p[1])}")
+    return k, s, p
+
+
 def _fold(x: torch.Tensor) -> torch.Tensor:
     """``[B, T, C, H, W]`` -> ``[B*T, C, H, W]``."""
     return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
@@ -130,14 +143,7 @@ def pool(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
     """
     fn = "pool"
     check_tensor(fn, "x", x, ndim=5, axes=WAVE_AXES)
-    k = _pair(fn, "kernel_size", kernel_size, minimum=1)
-    s = k if stride is None else _pair(fn, "stride", stride, minimum=1)
-    p = _pair(fn, "padding", padding, minimum=0)
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise ValueError(f"{fn}: padding must be at most half of kernel_size={k}, got padding={p}")
-    if k[0] > x.shape[-2] + 2 * p[0] or k[1] > x.shape[-1] + 2 * p[1]:
-        raise ValueError(f"{fn}: kernel_size {k} is larger than the padded input "
-                         f"{(x.shape[-2] + 2 * p[0], x.shape[-1] + 2 * p[1])}")
+    k, s, p = _pool_geometry(fn, x, kernel_size, stride, padding)
     if not x.is_floating_point():
         raise TypeError(f"{fn}: x must be a floating-point tensor, got {x.dtype}")
     b, t = x.shape[:2]
@@ -405,13 +411,7 @@ def pool_times(times: torch.Tensor, kernel_size, stride=None, padding=0) -> torc
     check_tensor(fn, "times", times, ndim=4, axes=TIMES_AXES, finite=False)
     if times.dtype != torch.uint8:
         raise TypeError(f"{fn}: times must be uint8 first-spike times, got {times.dtype}")
-    k = _pair(fn, "kernel_size", kernel_size, minimum=1)
-    s = k if stride is None else _pair(fn, "stride", stride, minimum=1)
-    p = _pair(fn, "padding", padding, minimum=0)
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise ValueError(f"{fn}: padding must be at most half of kernel_size={k}, got padding={p}")
-    if k[0] > times.shape[-2] + 2 * p[0] or k[1] > times.shape[-1] + 2 * p[1]:
-        raise ValueError(f"{fn}: kernel_size {k} is larger than the padded input")
+    k, s, p = _pool_geometry(fn, times, kernel_size, stride, padding)
     from . import _engine
     if _engine.available() and times.device.type == "cpu":
         return _engine.pool(times, k, s, p)

@@ -315,16 +315,7 @@ class Mozafari2019(nn.Module):
             winners = _engine.kwta(f3, p3, steps, 1, 0)
             return self._decide(winners), {"s1": f1, "s2": f2, "s3": f3, "s3_potentials": last,
                                            "winners": winners}
-        _, wt, _ = self._weight_state(3)
-        oh = active.shape[2] + 2 * S3["pad"] - self.conv3.weight.shape[2] + 1
-        ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
-        flat = np.empty(active.shape[0], np.int64)
-        dt = _engine.np_dtype(self.conv3.weight.dtype)
-        _engine._readout_batch(active.numpy(), S3["pad"], wt, steps, _engine.tarr_of(steps, self.conv3.weight.dtype),
-                               oh, ow, np.zeros(1, dt), flat)
-        flat = torch.from_numpy(flat)
-        f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
-        return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1), {}
+        return self._forward_event_s3(active), {}
 
     def _forward_dense(self, times: torch.Tensor):
         """The readable path: dense waves through layers.conv, competition.fire, layers.pool,
