@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
         "s1_stdp_step": (t["step_l1"]["dense_s_per_step"], t["step_l1"]["event_s_per_step"]),
         "s2_stdp_step": (t["step_l2"]["dense_s_per_step"], t["step_l2"]["event_s_per_step"]),
         "s3_rstdp_step": (t["step_l3"]["dense_s_per_step"], t["step_l3"]["event_s_per_step"]),
+        "s3_rstdp_step_in_training_pass": (t["step_l3"]["dense_s_per_step"],
+                                           t["step_l3"]["event_training_pass_s_per_digit"]),
         "inference": (t["inference"]["dense_batch1_s_per_digit"], t_infer / n_test),
     }
     stages = {k: {"straightforward_s": a, "event_s": b, "ratio": a / b} for k, (a, b) in per_digit.items()}
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     for side, i in (("straightforward_s", 0), ("event_s", 1)):
         p = per_digit
         # straightforward S3 epochs recompute S1-S2 per digit; the event path caches S3's input once
-        s3_epoch = n_train * (p["s3_rstdp_step"][i] + (p["inference"][i] if i == 0 else 0))
+        s3_epoch = n_train * (p["s3_rstdp_step_in_training_pass"][i] + (p["inference"][i] if i == 0 else 0))
         total = (60_000 + 10_000) * p["encode"][i] + 2 * n_train * p["s1_stdp_step"][i] \
             + 4 * n_train * p["s2_stdp_step"][i] + epochs_l3 * (s3_epoch + 20_000 * p["inference"][i])
         projection[side] = total
@@ -86,7 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
         "inference_test_set": {"digits": n_test, "seconds": t_infer,
                                "accuracy": float((decisions == labels).float().mean()),
                                "target_s": 10.0, "met": t_infer <= 10.0 or n_test < 10_000},
-        "s3_step_target_ratio": 100.0, "s3_step_met": stages["s3_rstdp_step"]["ratio"] >= 100.0,
+        "s3_step_target_ratio": 100.0, "s3_step_met_batch1": stages["s3_rstdp_step"]["ratio"] >= 100.0,
+        "s3_step_met_in_training_pass": stages["s3_rstdp_step_in_training_pass"]["ratio"] >= 100.0,
         "schedule_projection_s": {"epochs_l3": epochs_l3, **projection,
                                   "ratio": projection["straightforward_s"] / projection["event_s"]},
         "training_run": None if run is None else {"file": Path(args.run).name, "wall_time_s": run["wall_time_s"],

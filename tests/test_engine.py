@@ -60,6 +60,24 @@ def test_latency_times_equal_the_wave_coding():
     assert torch.equal(wave_to_times(wave), times)
 
 
+@pytest.mark.parametrize("steps", [1, 2, 15, 254])
+def test_compiled_latency_equals_the_readable_one(steps):
+    """The radix-sort latency code (Mozafari2019.encode's path) gives coding.latency_times'
+    times: ties in flat order, zeros (and -0.0) never spike, fewer nonzero values than steps,
+    silent samples; serial (batch < 8) and parallel."""
+    from snnbook import _engine
+    _, maps = digit_times(12)
+    g = torch.Generator().manual_seed(steps)
+    ties = torch.randint(0, 5, (12, 3, 6, 6), generator=g).float()  # many equal values
+    ties[0] = 0.0
+    ties[1, 0, 0, 0] = -0.0
+    ties[2] = 0.0
+    ties[2, 1, 2, 3] = 7.0  # one nonzero value
+    for x in (maps, ties, ties * 1e-30, ties + 1e30 * (ties > 0)):
+        for b in (3, 12):
+            assert torch.equal(_engine.latency_times(x[:b], steps), latency_times(x[:b], steps))
+
+
 def test_compact_rejects_what_it_cannot_hold():
     wave = torch.zeros(1, 3, 2)
     wave[0, 1, 0] = 1.0  # spikes at step 1 only: not cumulative
@@ -101,6 +119,56 @@ def test_conv_fire_times_equal_dense_random(dtype, thr):
     d = layers.conv_fire_times(times, weight, thr, T, engine="dense")
     assert torch.equal(d[0], first)
     torch.testing.assert_close(d[1], pot)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_threshold_on_the_rounding_boundary(dtype):
+    """The engine compares exact float64 sums with a bound half an ulp above the threshold and
+    rounds only candidates: potentials that round TO the threshold (a tie to even included) must
+    not fire, the next representable value must (as the dense float path decides)."""
+    eps = torch.finfo(dtype).eps  # ulp of 1.0
+    # one position, two input channels spiking at steps 0 and 1: potential w0, then w0 + w1
+    times = torch.tensor([[[[0]], [[1]]]], dtype=torch.uint8)
+    cases = [(1.0, eps / 2, None),       # 1 + ulp/2 ties to even -> 1.0: no spike
+             (1.0, eps * 0.75, 1),        # rounds up to the next value: spike at step 1
+             (1.0, eps, 1),               # exactly the next value
+             (1.0 + eps, 0.0, 0)]         # above the threshold from the first spike
+    for w0, w1, expect in cases:
+        weight = torch.tensor([w0, w1], dtype=dtype).reshape(1, 2, 1, 1)
+        first, pot = layers.conv_fire_times(times, weight, 1.0, T)
+        spikes, _ = competition.fire(layers.conv(times_to_wave(times, T, dtype), weight), 1.0, True)
+        assert torch.equal(first, wave_to_times(spikes)), (w0, w1)
+        assert int(first) == (T if expect is None else expect), (w0, w1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_inhibition_equals_conv_fire_then_inhibition(dtype):
+    """Training fuses pointwise inhibition into the convolution (a position is dropped after its
+    first spike); on dyadic weights, so that potentials tie often, it must equal the two steps."""
+    from snnbook import _engine
+    g = torch.Generator().manual_seed(3)
+    times = random_times((9, 4, 10, 10), p_silent=0.3)
+    times[2] = T
+    weight = torch.randint(1, 4, (7, 4, 3, 3), generator=g).to(dtype) / 4
+    for thr in (2.0, 4.5):
+        first, pot, _ = _engine.conv_fire(times, T, weight, thr)
+        f_i, p_i = competition.pointwise_inhibition_times(first, pot, T)
+        for b in (1, 9):  # serial and parallel kernels
+            f_f, p_f, _ = _engine.conv_fire(times[:b], T, weight, thr, inhibit=True)
+            assert torch.equal(f_f, f_i[:b]) and torch.equal(p_f, p_i[:b])
+        # k-WTA from the list of spikes (what the fused training step does), in any order
+        import numpy as np
+        tarr = _engine.tarr_of(T, dtype)
+        for b in range(times.shape[0]):
+            fb, pb = f_i[b].numpy(), p_i[b].numpy()
+            spikes = np.argwhere(fb < T).astype(np.int64)
+            spikes = spikes[np.random.default_rng(b).permutation(len(spikes))]
+            for k, radius in ((1, 0), (3, 1), (8, 2)):
+                want = np.empty((k, 3), np.int64)
+                got = np.empty((k, 3), np.int64)
+                _engine._kwta_one(fb, pb, T, k, radius, tarr, want)
+                _engine._kwta_inhibited(fb, pb, spikes, len(spikes), T, k, radius, tarr, got)
+                assert np.array_equal(want, got), (b, k, radius)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

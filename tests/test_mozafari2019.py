@@ -141,6 +141,24 @@ def test_cached_s3_input_equals_recomputing(digits):
     assert torch.equal(model.classify_s3(active), model(x[:60], engine="dense"))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_without_time_equals_the_timed_layers(digits, dtype):
+    """Decisions and the cached S3 input come from final potentials only (a neuron has spiked by the
+    last step iff its final potential exceeds the threshold); they must equal the timed event
+    layers' spikes, in both dtypes, serial (batch < 8) and parallel."""
+    from pathlib import Path
+    from snnbook.training import load_mozafari2019
+    x, _ = digits
+    model = load_mozafari2019(Path(__file__).resolve().parents[1] / "results" / "mozafari2019-seed0.pt")
+    model = model.to(dtype).eval()  # trained weights: realistic, sparse C2 activity
+    timed = model._layer_input(3, x) < model.time_steps
+    assert torch.equal(model.s3_input(x), timed)
+    assert torch.equal(torch.cat([model.s3_input(x[i:i + 3]) for i in range(0, 30, 3)]), timed[:30])
+    assert 0.05 < timed.float().mean() < 0.9  # neither silent nor saturated
+    decisions, _ = model(x[:300], return_layers=True)
+    assert torch.equal(model(x[:300]), decisions)
+
+
 def test_eval_freezes_every_learned_quantity(digits):
     x, labels = digits
     model = Mozafari2019(seed=7).train()

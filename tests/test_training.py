@@ -38,6 +38,25 @@ def test_resume_is_bit_identical(tmp_path, monkeypatch):
         train_mozafari2019(out=tmp_path / "a", resume=True, **dict(TINY, epochs_l1=2))
 
 
+def test_time_budget_stops_between_epochs(tmp_path, monkeypatch):
+    """A wall-time budget stops S3 before an epoch that would exceed it (here: the clock says every
+    stage took 10 s, so with a 75 s budget the run stops after the first epochs), records why, and
+    a resume with a larger budget continues from there."""
+    import snnbook.training as training
+    clock = iter(range(0, 10 ** 6, 10))
+    monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(clock)))
+    cfg = dict(TINY, epochs_l3=6)
+    res = train_mozafari2019(out=tmp_path, time_budget_s=75, **cfg)
+    # encode, l1, l2, s3_input: 10 s each; every epoch adds 10 s of l3 and 10 s of evaluation
+    assert len(res["epochs"]) == 1 and res["stopped_by"].startswith("time budget")
+    assert res["wall_time_total_s"] <= 75 and res["config"]["time_budget_s"] == 75
+    more = train_mozafari2019(out=tmp_path, time_budget_s=1e6, resume=True, **cfg)
+    assert len(more["epochs"]) == 6 and more["stopped_by"] == "epochs_l3 (6)"
+    assert more["epochs"][0] == res["epochs"][0]
+    with pytest.raises(ValueError, match="time_budget_s"):
+        train_mozafari2019(out=tmp_path / "x", time_budget_s=-1, **cfg)
+
+
 def test_cli_end_to_end(tmp_path):
     cmd = [sys.executable, "-m", "snnbook.train", "mozafari2019", "--train-digits", "300", "--validation", "100",
            "--test-digits", "100", "--epochs-l1", "1", "--epochs-l2", "1", "--epochs-l3", "2", "--seed", "3",

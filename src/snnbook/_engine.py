@@ -15,11 +15,15 @@ Why it is fast
 --------------
 An integrate-and-fire convolution fed a cumulative wave only needs the work of its NEW input
 spikes: ``potential(t) = potential(t - 1) + conv(spikes that are new at t)``. Each input spike adds
-one weight column ``weight[:, c, dy, dx]`` (all features at once, contiguous) to the
-``kh * kw`` output positions it reaches; only the positions touched at step ``t`` are compared
-with the threshold. k-WTA looks only at the neurons that fired; STDP touches only the winners'
-rows. Everything runs in numba-compiled loops, parallel over the batch where samples are
-independent.
+its weights to the ``kh * kw`` output positions it reaches. The weights are stored as "rows"
+(:func:`weight_rows`: ``[channel * kh + dy, flipped dx * F + feature]``) and the potentials as
+``[row, column * F + feature]``, so one kernel row of one spike is ONE contiguous run of
+``kw * F`` additions (a long, vectorised loop). Only the positions touched at step ``t`` are
+compared with the threshold, first against a float64 bound (:func:`threshold_bound`) so that only
+candidates are rounded; a neuron that fired is not examined again, and with pointwise inhibition
+fused (training) a position is dropped after its first spike. k-WTA looks only at the neurons that
+fired; STDP touches only the winners' rows. Everything runs in numba-compiled loops, parallel over
+the batch where samples are independent.
 
 Arithmetic (what "equal to the dense path" means)
 ------------------------------------------------
@@ -72,6 +76,75 @@ if numba is None:  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------------------------
+# intensity-to-latency on first-spike times (float32, non-negative): a radix sort per sample
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _latency_one(bits, steps, keys, idx, keys2, idx2, out):
+    """First-spike times of one sample under :func:`snnbook.coding.latency_times`: its nonzero
+    values ranked in descending order (equal values in flat index order), bin ``rank // (nnz //
+    steps)``, ranks beyond ``steps`` bins and zeros never spike. ``bits`` [n] int32: the float32
+    values' bit patterns (non-negative values: the same order as the values). ``keys``, ``idx``,
+    ``keys2``, ``idx2`` [n] scratch. A stable LSD radix sort (8-bit digits) of ``0x7FFFFFFF - bits``."""
+    n = bits.shape[0]
+    nnz = 0
+    for i in range(n):
+        out[i] = steps
+        if bits[i] > 0:  # positive values (not +-0)
+            keys[nnz] = 0x7FFFFFFF - bits[i]
+            idx[nnz] = i
+            nnz += 1
+    bin_size = nnz // steps
+    if bin_size == 0:
+        return
+    count = np.empty(256, np.int64)
+    for shift in range(0, 32, 8):
+        count[:] = 0
+        for q in range(nnz):
+            count[(keys[q] >> shift) & 255] += 1
+        if count[(keys[0] >> shift) & 255] == nnz:
+            continue  # every key has this digit: the pass would not move anything
+        total = 0
+        for d in range(256):
+            c = count[d]
+            count[d] = total
+            total += c
+        for q in range(nnz):
+            d = (keys[q] >> shift) & 255
+            p = count[d]
+            count[d] = p + 1
+            keys2[p] = keys[q]
+            idx2[p] = idx[q]
+        for q in range(nnz):
+            keys[q] = keys2[q]
+            idx[q] = idx2[q]
+    last = bin_size * steps
+    for r in range(last):
+        out[idx[r]] = r // bin_size
+
+
+@njit(cache=True, parallel=True)
+def _latency_batch(bits, steps, out):
+    n = bits.shape[1]
+    for b in prange(bits.shape[0]):
+        keys = np.empty(n, np.int32)
+        idx = np.empty(n, np.int64)
+        keys2 = np.empty(n, np.int32)
+        idx2 = np.empty(n, np.int64)
+        _latency_one(bits[b], steps, keys, idx, keys2, idx2, out[b])
+
+
+@njit(cache=True, nogil=True)
+def _latency_serial(bits, steps, out):
+    n = bits.shape[1]
+    keys = np.empty(n, np.int32)
+    idx = np.empty(n, np.int64)
+    keys2 = np.empty(n, np.int32)
+    idx2 = np.empty(n, np.int64)
+    for b in range(bits.shape[0]):
+        _latency_one(bits[b], steps, keys, idx, keys2, idx2, out[b])
+
+
+# ---------------------------------------------------------------------------------------------
 # one sample: integrate-and-fire convolution on first-spike times
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
@@ -106,63 +179,108 @@ def _bucket(tin, steps):
 
 
 @njit(cache=True, nogil=True)
-def _conv_fire_one(tin, steps, wt, thr, has_thr, first, pfirst, plast, want_last, cast):
-    """IF convolution of one sample. ``tin`` uint8 [C, H, W] (steps = never); ``wt`` [C, kh, kw, F];
-    writes ``first`` uint8 [F, OH, OW] (steps = never), ``pfirst`` (rounded potential at the first
-    spike, 0 if silent) and, if ``want_last``, ``plast`` (potential at the last step).
-    ``cast`` is a 1-element array of the output dtype (rounding buffer). Without a threshold only
-    the last step fires (SpykeTorch ``fire(x, None)``): first = steps - 1 where plast > 0."""
-    c_n, kh, kw, f_n = wt.shape
+def _conv_fire_one(tin, steps, wr, kh, kw, mid, thr, has_thr, inhibit, first, pfirst, plast, want_last, cast,
+                   spikes):
+    """IF convolution of one sample. ``tin`` uint8 [C, H, W] (steps = never); ``wr`` the weight
+    rows of :func:`weight_rows` ``[C * kh, kw * F]``; writes ``first`` uint8 [F, OH, OW]
+    (steps = never), ``pfirst`` (rounded potential at the first spike, 0 if silent) and, if
+    ``want_last``, ``plast`` (potential at the last step).
+
+    ``thr`` is the threshold (a value of the output dtype) and ``mid`` a float64 bound such that
+    ``potential < mid`` implies ``round(potential) <= thr`` (see :func:`threshold_bound`): the exact
+    rounded comparison runs only for candidates. With ``inhibit``, pointwise inhibition is fused:
+    per position only the earliest spike is kept (the largest potential at that step, lowest
+    feature on ties) and the position is not examined again. ``cast`` is a 1-element array of the
+    output dtype (rounding buffer). Without a threshold only the last step fires (SpykeTorch
+    ``fire(x, None)``): first = steps - 1 where plast > 0. With ``inhibit``, the (feature, row,
+    col) of every spike are also listed in ``spikes`` [OH * OW, 3] (if it has rows); returns
+    their number."""
+    f_n = first.shape[0]
     oh = tin.shape[1] - kh + 1
     ow = tin.shape[2] - kw + 1
     start, chan, row, col = _bucket(tin, steps)
-    pot = np.zeros((oh, ow, f_n), np.float64)
-    dirty = np.zeros((oh, ow), np.bool_)
-    dlist = np.empty(oh * ow, np.int64)
+    pot = np.zeros((oh, ow * f_n), np.float64)  # [row, col * F + feature]
+    # per neuron: the bound its potential must reach to be examined (inf once it has fired)
+    eff = np.full((oh, ow * f_n) if has_thr and not inhibit else (0, 0), mid, np.float64)
+    stamp = np.full((oh, ow), -1, np.int64)  # last step at which a position received input
+    done = np.zeros((oh, ow), np.bool_)      # inhibit: the position has its spike
+    n_spikes = 0
     for f in range(f_n):
         for y in range(oh):
             for x in range(ow):
                 first[f, y, x] = steps
                 pfirst[f, y, x] = 0
     for t in range(steps):
-        nd = 0
+        # each new input spike adds, for every kernel row it reaches, ONE contiguous run of weights
+        # (the columns of kw positions x F features, dx flipped in weight_rows) to one contiguous
+        # run of potentials
         for s in range(start[t], start[t + 1]):
             c = chan[s]
             i = row[s]
             j = col[s]
-            for dy in range(kh):
-                y = i - dy
-                if y < 0 or y >= oh:
+            x0 = max(0, j - kw + 1)
+            x1 = min(ow - 1, j)
+            e0 = kw - 1 - j + x0
+            n = (x1 - x0 + 1) * f_n
+            for y in range(max(0, i - kh + 1), min(oh - 1, i) + 1):
+                prow = pot[y, x0 * f_n: x0 * f_n + n]
+                wrow = wr[c * kh + i - y, e0 * f_n: e0 * f_n + n]
+                for q in range(n):
+                    prow[q] += wrow[q]
+                srow = stamp[y]
+                for x in range(x0, x1 + 1):
+                    srow[x] = t
+        if not has_thr:
+            continue
+        for y in range(oh):
+            for x in range(ow):
+                if stamp[y, x] != t:
                     continue
-                for dx in range(kw):
-                    x = j - dx
-                    if x < 0 or x >= ow:
+                prow = pot[y, x * f_n: (x + 1) * f_n]
+                if inhibit:
+                    if done[y, x]:
                         continue
-                    wrow = wt[c, dy, dx]
-                    prow = pot[y, x]
+                    cnt = 0
                     for f in range(f_n):
-                        prow[f] += wrow[f]
-                    if not dirty[y, x]:
-                        dirty[y, x] = True
-                        dlist[nd] = y * ow + x
-                        nd += 1
-        for d in range(nd):
-            y = dlist[d] // ow
-            x = dlist[d] - y * ow
-            dirty[y, x] = False
-            if has_thr:
-                prow = pot[y, x]
-                for f in range(f_n):
-                    if first[f, y, x] == steps:
-                        cast[0] = prow[f]
-                        if cast[0] > thr:
-                            first[f, y, x] = t
-                            pfirst[f, y, x] = cast[0]
+                        cnt += prow[f] >= mid
+                    if cnt == 0:
+                        continue
+                    best = -1
+                    bestp = cast[0]
+                    for f in range(f_n):
+                        if prow[f] >= mid:
+                            cast[0] = prow[f]
+                            if cast[0] > thr and (best < 0 or cast[0] > bestp):
+                                best = f
+                                bestp = cast[0]
+                    if best >= 0:
+                        first[best, y, x] = t
+                        pfirst[best, y, x] = bestp
+                        done[y, x] = True
+                        if n_spikes < spikes.shape[0]:
+                            spikes[n_spikes, 0] = best
+                            spikes[n_spikes, 1] = y
+                            spikes[n_spikes, 2] = x
+                            n_spikes += 1
+                else:
+                    erow = eff[y, x * f_n: (x + 1) * f_n]
+                    cnt = 0
+                    for f in range(f_n):
+                        cnt += prow[f] >= erow[f]
+                    if cnt == 0:
+                        continue
+                    for f in range(f_n):
+                        if prow[f] >= erow[f]:
+                            cast[0] = prow[f]
+                            if cast[0] > thr:
+                                first[f, y, x] = t
+                                pfirst[f, y, x] = cast[0]
+                                erow[f] = np.inf
     if want_last or not has_thr:
         for y in range(oh):
             for x in range(ow):
                 for f in range(f_n):
-                    plast[f, y, x] = pot[y, x, f]
+                    plast[f, y, x] = pot[y, x * f_n + f]
     if not has_thr:
         for f in range(f_n):
             for y in range(oh):
@@ -170,19 +288,75 @@ def _conv_fire_one(tin, steps, wt, thr, has_thr, first, pfirst, plast, want_last
                     if plast[f, y, x] > 0:
                         first[f, y, x] = steps - 1
                         pfirst[f, y, x] = plast[f, y, x]
+    return n_spikes
 
 
 @njit(cache=True, parallel=True)
-def _conv_fire_batch(tin, steps, wt, thr, has_thr, first, pfirst, plast, want_last, cast_proto):
+def _conv_fire_batch(tin, steps, wr, kh, kw, mid, thr, has_thr, inhibit, first, pfirst, plast, want_last,
+                     cast_proto):
     for b in prange(tin.shape[0]):
         cast = cast_proto.copy()
-        _conv_fire_one(tin[b], steps, wt, thr, has_thr, first[b], pfirst[b], plast[b], want_last, cast)
+        _conv_fire_one(tin[b], steps, wr, kh, kw, mid, thr, has_thr, inhibit, first[b], pfirst[b], plast[b],
+                       want_last, cast, np.empty((0, 3), np.int64))
 
 
 @njit(cache=True, nogil=True)
-def _conv_fire_serial(tin, steps, wt, thr, has_thr, first, pfirst, plast, want_last, cast_proto):
+def _conv_fire_serial(tin, steps, wr, kh, kw, mid, thr, has_thr, inhibit, first, pfirst, plast, want_last,
+                      cast_proto):
     for b in range(tin.shape[0]):
-        _conv_fire_one(tin[b], steps, wt, thr, has_thr, first[b], pfirst[b], plast[b], want_last, cast_proto)
+        _conv_fire_one(tin[b], steps, wr, kh, kw, mid, thr, has_thr, inhibit, first[b], pfirst[b], plast[b],
+                       want_last, cast_proto, np.empty((0, 3), np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _conv_pool_one(times, steps, wr, kh, kw, pad_in, mid, thr, pool_k, pool_s, pad_out, tin, first, pfirst,
+                   plast, cast, out):
+    """One sample through pad -> IF convolution (no inhibition) -> max pooling -> pad, on
+    first-spike times: ``times`` [C, H, W] -> ``out`` [F, PH + 2 pad_out, PW + 2 pad_out] (the next
+    layer's padded input). ``tin``, ``first``, ``pfirst``, ``plast`` are scratch of the padded
+    input and of the convolution's output."""
+    c_n, h, w = times.shape
+    tin[:] = steps
+    for c in range(c_n):
+        for i in range(h):
+            for j in range(w):
+                tin[c, i + pad_in, j + pad_in] = times[c, i, j]
+    _conv_fire_one(tin, steps, wr, kh, kw, mid, thr, True, False, first, pfirst, plast, False, cast,
+                   np.empty((0, 3), np.int64))
+    out[:] = steps
+    inner = out[:, pad_out: out.shape[1] - pad_out, pad_out: out.shape[2] - pad_out]
+    _pool_one(first, pool_k, pool_k, pool_s, pool_s, 0, 0, inner)
+
+
+@njit(cache=True, parallel=True)
+def _conv_pool_batch(times, steps, wr, kh, kw, pad_in, mid, thr, pool_k, pool_s, pad_out, cast_proto, out):
+    c_n, h, w = times.shape[1], times.shape[2], times.shape[3]
+    f_n = wr.shape[1] // kw
+    oh = h + 2 * pad_in - kh + 1
+    ow = w + 2 * pad_in - kw + 1
+    for b in prange(times.shape[0]):
+        tin = np.empty((c_n, h + 2 * pad_in, w + 2 * pad_in), np.uint8)
+        first = np.empty((f_n, oh, ow), np.uint8)
+        pfirst = np.empty((f_n, oh, ow), cast_proto.dtype)
+        plast = np.empty((0, 0, 0), cast_proto.dtype)
+        cast = cast_proto.copy()
+        _conv_pool_one(times[b], steps, wr, kh, kw, pad_in, mid, thr, pool_k, pool_s, pad_out, tin, first, pfirst,
+                       plast, cast, out[b])
+
+
+@njit(cache=True, nogil=True)
+def _conv_pool_serial(times, steps, wr, kh, kw, pad_in, mid, thr, pool_k, pool_s, pad_out, cast, out):
+    c_n, h, w = times.shape[1], times.shape[2], times.shape[3]
+    f_n = wr.shape[1] // kw
+    oh = h + 2 * pad_in - kh + 1
+    ow = w + 2 * pad_in - kw + 1
+    tin = np.empty((c_n, h + 2 * pad_in, w + 2 * pad_in), np.uint8)
+    first = np.empty((f_n, oh, ow), np.uint8)
+    pfirst = np.empty((f_n, oh, ow), cast.dtype)
+    plast = np.empty((0, 0, 0), cast.dtype)
+    for b in range(times.shape[0]):
+        _conv_pool_one(times[b], steps, wr, kh, kw, pad_in, mid, thr, pool_k, pool_s, pad_out, tin, first, pfirst,
+                       plast, cast, out[b])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +496,61 @@ def _kwta_one(first, pfirst, steps, k, radius, tarr, out):
     return count
 
 
+@njit(cache=True, nogil=True)
+def _kwta_inhibited(first, pfirst, spikes, n_spikes, steps, k, radius, tarr, out):
+    """:func:`_kwta_one` after pointwise inhibition, from the list of the spiking neurons
+    ``spikes`` [n, 3] = (feature, row, col), in any order (at most one per position): the same
+    scores and winners (ties to the lowest flat (feature, row, col) index), without scanning the
+    whole [F, OH, OW] map."""
+    f_n, h, w = first.shape
+    score = np.empty(n_spikes, pfirst.dtype)
+    zero = tarr[0] - tarr[0]
+    maxp = zero
+    for q in range(n_spikes):
+        p = pfirst[spikes[q, 0], spikes[q, 1], spikes[q, 2]]
+        if p > maxp:
+            maxp = p
+    v = maxp * tarr[0]
+    for q in range(n_spikes):
+        f = spikes[q, 0]
+        y = spikes[q, 1]
+        x = spikes[q, 2]
+        term = pfirst[f, y, x] + v
+        sc = term
+        for _ in range(steps - first[f, y, x] - 1):
+            sc = sc + term
+        score[q] = sc
+    for i in range(k):
+        out[i, 0] = -1
+        out[i, 1] = -1
+        out[i, 2] = -1
+    count = 0
+    for i in range(k):
+        best = -1
+        best_idx = 0
+        for q in range(n_spikes):
+            if score[q] > zero:
+                idx = (spikes[q, 0] * h + spikes[q, 1]) * w + spikes[q, 2]
+                if best < 0 or score[q] > score[best] or (score[q] == score[best] and idx < best_idx):
+                    best = q
+                    best_idx = idx
+        if best < 0:
+            break
+        f = spikes[best, 0]
+        y = spikes[best, 1]
+        x = spikes[best, 2]
+        out[i, 0] = f
+        out[i, 1] = y
+        out[i, 2] = x
+        count += 1
+        for q in range(n_spikes):
+            if spikes[q, 0] == f:
+                score[q] = zero
+            elif radius > 0 and abs(spikes[q, 1] - y) <= radius and abs(spikes[q, 2] - x) <= radius:
+                score[q] = zero
+    return count
+
+
 @njit(cache=True, parallel=True)
 def _kwta_batch(first, pfirst, steps, k, radius, tarr, out):
     for b in prange(first.shape[0]):
@@ -346,8 +575,8 @@ def _clamp_all(w, bounds):
 
 @njit(cache=True, nogil=True)
 def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_bounds):
-    """One sample's STDP update of ``w`` [F, C, kh, kw] in place (and of its transposed copy ``wt``
-    [C, kh, kw, F] if it has elements). ``ltp``/``ltd`` [F] in w's dtype. Repeats the dense path's
+    """One sample's STDP update of ``w`` [F, C, kh, kw] in place (and of its weight rows ``wt``
+    [C * kh, kw * F] of :func:`weight_rows`, if it has elements). ``ltp``/``ltd`` [F] in w's dtype. Repeats the dense path's
     operations: ``d = (w - lb) * (ub - w); d = a * d; w = w + d`` (or ``w + a``), then clamp; the
     whole tensor is clamped once when ``in_bounds[0]`` is False. Later duplicates of a feature in
     ``winners`` supersede earlier ones (SpykeTorch sets lr[f] winner after winner)."""
@@ -388,7 +617,7 @@ def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_
                         x = ub
                     w[f, c, dy, dx] = x
                     if sync:
-                        wt[c, dy, dx, f] = x
+                        wt[c * kh + dy, (kw - 1 - dx) * f_n + f] = x
     if not in_bounds[0]:  # the dense path clamps the WHOLE tensor (idempotent afterwards)
         _clamp_all(w, bounds)
         if sync:
@@ -396,7 +625,7 @@ def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_
                 for c in range(c_n):
                     for dy in range(kh):
                         for dx in range(kw):
-                            wt[c, dy, dx, f] = w[f, c, dy, dx]
+                            wt[c * kh + dy, (kw - 1 - dx) * f_n + f] = w[f, c, dy, dx]
         in_bounds[0] = True
 
 
@@ -413,32 +642,30 @@ def _stdp_batch(w, wt, tin, tout_first, winners, ltp, ltd, skip, stabilizer, bou
 # fused training steps and whole passes
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _stdp_layer_step(tin, steps, w, wt, thr, k, radius, ltp, ltd, stabilizer, bounds, in_bounds,
+def _stdp_layer_step(tin, steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilizer, bounds, in_bounds,
                      tarr, winners, inhibit):
     """One unsupervised training step of a convolutional STDP layer on one sample: IF convolution
     with threshold, pointwise inhibition (if ``inhibit``), k-WTA, STDP (``w`` and ``wt`` in place).
     Writes ``winners`` [k, 3]; returns the output first-spike times (after inhibition)."""
-    f_n = w.shape[0]
-    oh = tin.shape[1] - w.shape[2] + 1
-    ow = tin.shape[2] - w.shape[3] + 1
+    f_n, _, kh, kw = w.shape
+    oh = tin.shape[1] - kh + 1
+    ow = tin.shape[2] - kw + 1
     first = np.empty((f_n, oh, ow), np.uint8)
     pfirst = np.empty((f_n, oh, ow), w.dtype)
     plast = np.empty((0, 0, 0), w.dtype)
     cast = np.zeros(1, w.dtype)
-    _conv_fire_one(tin, steps, wt, thr, True, first, pfirst, plast, False, cast)
+    spikes = np.empty((oh * ow if inhibit else 0, 3), np.int64)
+    n = _conv_fire_one(tin, steps, wt, kh, kw, mid, thr, True, inhibit, first, pfirst, plast, False, cast, spikes)
     if inhibit:
-        f2 = np.empty_like(first)
-        p2 = np.empty_like(pfirst)
-        _inhibit_one(first, pfirst, steps, f2, p2)
-        first = f2
-        pfirst = p2
-    _kwta_one(first, pfirst, steps, k, radius, tarr, winners)
+        _kwta_inhibited(first, pfirst, spikes, n, steps, k, radius, tarr, winners)
+    else:
+        _kwta_one(first, pfirst, steps, k, radius, tarr, winners)
     _stdp_one(w, wt, tin, first, winners, ltp, ltd, stabilizer, bounds, in_bounds)
     return first
 
 
 @njit(cache=True, nogil=True)
-def _stdp_layer_pass(tins, steps, w, wt, thr, k, radius, ltp, ltd, stabilizer, bounds, in_bounds,
+def _stdp_layer_pass(tins, steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilizer, bounds, in_bounds,
                      tarr, inhibit, counter, every, max_ltp, ltd_ratio, winners_out, first_out):
     """Sequential STDP training over samples ``tins`` [N, C, H, W] with the 2019 example's adaptive
     schedule: before each sample the counter advances and, every ``every`` samples, ``a_ltp``
@@ -458,7 +685,7 @@ def _stdp_layer_pass(tins, steps, w, wt, thr, k, radius, ltp, ltd, stabilizer, b
                 for f in range(ltp.shape[0]):
                     ltp[f] = ap
                     ltd[f] = an
-        first = _stdp_layer_step(tins[n], steps, w, wt, thr, k, radius, ltp, ltd, stabilizer, bounds,
+        first = _stdp_layer_step(tins[n], steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilizer, bounds,
                                  in_bounds, tarr, winners_out[n], inhibit)
         if first_out.shape[0] == tins.shape[0]:
             first_out[n] = first
@@ -468,41 +695,49 @@ def _stdp_layer_pass(tins, steps, w, wt, thr, k, radius, ltp, ltd, stabilizer, b
 # the last layer of the 2019 network: binary input, decision at the last step, R-STDP
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _readout_one(active, pad, wt, steps, tarr, pot, cast):
-    """Final potentials of a no-threshold layer whose input ``active`` is a bool map [C, H, W] of
-    the inputs that spiked by the last step (before ``pad`` zero padding on each side). Returns
-    the winner ``(feature, row, col)`` of k-WTA with k = 1 as a flat index into [F, OH, OW] (-1:
-    silent). ``pot`` [OH, OW, F] float64 scratch; ``cast`` a 1-element array of the dtype."""
-    c_n, kh, kw, f_n = wt.shape
-    oh, ow = pot.shape[0], pot.shape[1]
-    h, w = active.shape[1], active.shape[2]
-    # output-stationary: each position's feature vector stays in cache while its inputs are added
-    # (exact float64 sums of float32 weights, so the order does not matter)
-    for y in range(oh):
-        for x in range(ow):
-            acc = pot[y, x]
-            acc[:] = 0.0
-            for c in range(c_n):
-                for dy in range(kh):
-                    i0 = y + dy - pad
-                    if i0 < 0 or i0 >= h:
-                        continue
-                    for dx in range(kw):
-                        j0 = x + dx - pad
-                        if j0 < 0 or j0 >= w:
-                            continue
-                        if active[c, i0, j0]:
-                            wrow = wt[c, dy, dx]
-                            for f in range(f_n):
-                                acc[f] += wrow[f]
+def _readout_potentials(active, pad, wr, kh, kw, pot):
+    """Final potentials ``pot`` [OH, OW * F] (float64, exact sums) of a no-threshold layer whose
+    input ``active`` is a bool map [C, H, W] of the inputs that spiked by the last step (before
+    ``pad`` zero padding on each side); ``wr`` the weight rows [C * kh, kw * F] of
+    :func:`weight_rows`. The sums are exact (float32 weights in float64), so the order of the
+    inputs does not matter."""
+    c_n, h, w = active.shape
+    oh = pot.shape[0]
+    f_n = wr.shape[1] // kw
+    ow = pot.shape[1] // f_n
+    pot[:] = 0.0
+    for c in range(c_n):
+        for i in range(h):
+            ip = i + pad
+            for j in range(w):
+                if not active[c, i, j]:
+                    continue
+                jp = j + pad
+                x0 = max(0, jp - kw + 1)
+                x1 = min(ow - 1, jp)
+                e0 = kw - 1 - jp + x0
+                n = (x1 - x0 + 1) * f_n
+                for y in range(max(0, ip - kh + 1), min(oh - 1, ip) + 1):
+                    prow = pot[y, x0 * f_n: x0 * f_n + n]
+                    wrow = wr[c * kh + ip - y, e0 * f_n: e0 * f_n + n]
+                    for q in range(n):
+                        prow[q] += wrow[q]
+
+
+@njit(cache=True, nogil=True)
+def _readout_winner(pot, f_n, tarr, cast):
+    """k-WTA with k = 1 on final potentials ``pot`` [OH, OW * F] as SpykeTorch scores them
+    (``p + T * max p`` in the dtype of ``cast``/``tarr``, positive only, lowest flat index of
+    [F, OH, OW] on ties). Returns that flat index, -1 if silent."""
+    oh = pot.shape[0]
+    ow = pot.shape[1] // f_n
     zero = tarr[0] - tarr[0]
     maxp = zero
     for y in range(oh):
-        for x in range(ow):
-            for f in range(f_n):
-                cast[0] = pot[y, x, f]
-                if cast[0] > maxp:
-                    maxp = cast[0]
+        for q in range(ow * f_n):
+            cast[0] = pot[y, q]
+            if cast[0] > maxp:
+                maxp = cast[0]
     if not maxp > zero:
         return -1
     v = maxp * tarr[0]
@@ -511,7 +746,7 @@ def _readout_one(active, pad, wt, steps, tarr, pot, cast):
     for y in range(oh):
         for x in range(ow):
             for f in range(f_n):
-                cast[0] = pot[y, x, f]
+                cast[0] = pot[y, x * f_n + f]
                 p = cast[0]
                 if p > zero:
                     s = p + v
@@ -522,13 +757,190 @@ def _readout_one(active, pad, wt, steps, tarr, pot, cast):
     return best
 
 
+@njit(cache=True, nogil=True)
+def _readout_one(active, pad, wr, kh, kw, steps, tarr, pot, cast):
+    """The k = 1 winner (flat index into [F, OH, OW], -1 silent) of one sample's no-threshold
+    layer (:func:`_readout_potentials` then :func:`_readout_winner`); ``pot`` [OH, OW * F] float64
+    scratch, ``cast`` a 1-element array of the dtype."""
+    _readout_potentials(active, pad, wr, kh, kw, pot)
+    return _readout_winner(pot, wr.shape[1] // kw, tarr, cast)
+
+
 @njit(cache=True, parallel=True)
-def _readout_batch(active, pad, wt, steps, tarr, out_h, out_w, cast_proto, winners):
-    f_n = wt.shape[3]
+def _readout_batch(active, pad, wr, kh, kw, steps, tarr, out_h, out_w, cast_proto, winners):
+    f_n = wr.shape[1] // kw
     for b in prange(active.shape[0]):
-        pot = np.empty((out_h, out_w, f_n), np.float64)
+        pot = np.empty((out_h, out_w * f_n), np.float64)
         cast = cast_proto.copy()
-        winners[b] = _readout_one(active[b], pad, wt, steps, tarr, pot, cast)
+        winners[b] = _readout_one(active[b], pad, wr, kh, kw, steps, tarr, pot, cast)
+
+
+# ---------------------------------------------------------------------------------------------
+# inference without time: what spiked by the last step depends only on the final potentials
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _fire_final_pooled(active, pad, wr, kh, kw, mid, thr, pool_k, pool_s, pot, cast, out):
+    """Which pooled neurons of an IF convolution spiked by the last step, from which inputs did.
+
+    With weights >= 0 and cumulative input, potentials never decrease, so a neuron has spiked by
+    the last step exactly when its FINAL potential (rounded) exceeds the threshold, and that
+    potential is the sum of the weights of the inputs that spiked at all: no time steps are
+    needed. ``active`` bool [C, H, W] (before ``pad`` zero padding on each side); writes ``out``
+    bool [F, PH, PW] = max pooling (kernel ``pool_k``, stride ``pool_s``, no padding) of the
+    output spikes; only the output positions that some pooling window reads are computed.
+    ``pot`` float64 scratch with at least [uh, uw * F] elements (float64: exact sums of float32
+    weights; float32 accumulation would save little, and trained weights near 0 and 1 put many
+    potentials exactly ON the threshold, where its rounding error could not be told apart).
+    """
+    c_n, h, w = active.shape
+    f_n = wr.shape[1] // kw
+    ph, pw = out.shape[1], out.shape[2]
+    uh = (ph - 1) * pool_s + pool_k  # output rows / columns read by the pooling
+    uw = (pw - 1) * pool_s + pool_k
+    for y in range(uh):
+        for q in range(uw * f_n):
+            pot[y, q] = 0.0
+    for c in range(c_n):
+        for i in range(h):
+            ip = i + pad
+            for j in range(w):
+                if not active[c, i, j]:
+                    continue
+                jp = j + pad
+                x0 = max(0, jp - kw + 1)
+                x1 = min(uw - 1, jp)
+                if x1 < x0:
+                    continue
+                e0 = kw - 1 - jp + x0
+                n = (x1 - x0 + 1) * f_n
+                for y in range(max(0, ip - kh + 1), min(uh - 1, ip) + 1):
+                    prow = pot[y, x0 * f_n: x0 * f_n + n]
+                    wrow = wr[c * kh + ip - y, e0 * f_n: e0 * f_n + n]
+                    for q in range(n):
+                        prow[q] += wrow[q]
+    out[:] = False
+    for y in range(uh):
+        py0 = max(0, (y - pool_k + pool_s) // pool_s)  # windows py with py*s <= y < py*s + k
+        py1 = min(ph - 1, y // pool_s)
+        for x in range(uw):
+            prow = pot[y, x * f_n: (x + 1) * f_n]
+            cnt = 0
+            for f in range(f_n):
+                cnt += prow[f] >= mid
+            if cnt == 0:
+                continue
+            px0 = max(0, (x - pool_k + pool_s) // pool_s)
+            px1 = min(pw - 1, x // pool_s)
+            for f in range(f_n):
+                if prow[f] >= mid:
+                    cast[0] = prow[f]
+                    if cast[0] > thr:
+                        for py in range(py0, py1 + 1):
+                            for px in range(px0, px1 + 1):
+                                out[f, py, px] = True
+
+
+@njit(cache=True, nogil=True)
+def _s3_input_one(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, pot1, pot2, cast,
+                  a1, a2, out):
+    """The Mozafari 2019 network's S1 -> C1 -> S2 -> C2 on one digit's first-spike times ``tin``
+    [6, H, W] (unpadded): ``out`` bool [F2, PH2, PW2], the C2 neurons that spiked by the last step
+    (what the decision layer sees). ``pads`` = (S1, S2) padding, ``pools`` = (C1 kernel, C1 stride,
+    C2 kernel, C2 stride); ``a1`` bool scratch [C0, H, W], ``a2`` bool [F1, PH1, PW1]."""
+    c_n, h, w = tin.shape
+    for c in range(c_n):
+        for i in range(h):
+            for j in range(w):
+                a1[c, i, j] = tin[c, i, j] < steps
+    _fire_final_pooled(a1, pads[0], wr1, k1, k1, mid1, thr1, pools[0], pools[1], pot1, cast, a2)
+    _fire_final_pooled(a2, pads[1], wr2, k2, k2, mid2, thr2, pools[2], pools[3], pot2, cast, out)
+
+
+@njit(cache=True, nogil=True)
+def _s3_input_scratch(tin, wr1, k1, wr2, k2, pads, pools):
+    c0, h, w = tin.shape[1], tin.shape[2], tin.shape[3]
+    f1 = wr1.shape[1] // k1
+    f2 = wr2.shape[1] // k2
+    ph1 = (h + 2 * pads[0] - k1 + 1 - pools[0]) // pools[1] + 1
+    pw1 = (w + 2 * pads[0] - k1 + 1 - pools[0]) // pools[1] + 1
+    pot1 = np.empty((h + 2 * pads[0], (w + 2 * pads[0]) * f1), np.float64)
+    pot2 = np.empty((ph1 + 2 * pads[1], (pw1 + 2 * pads[1]) * f2), np.float64)
+    return pot1, pot2, np.empty((c0, h, w), np.bool_), np.empty((f1, ph1, pw1), np.bool_)
+
+
+@njit(cache=True, parallel=True)
+def _s3_input_batch(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, cast_proto, out):
+    for b in prange(tin.shape[0]):
+        pot1, pot2, a1, a2 = _s3_input_scratch(tin, wr1, k1, wr2, k2, pads, pools)
+        cast = cast_proto.copy()
+        _s3_input_one(tin[b], steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, pot1, pot2, cast,
+                      a1, a2, out[b])
+
+
+@njit(cache=True, nogil=True)
+def _s3_input_serial(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, cast, out):
+    pot1, pot2, a1, a2 = _s3_input_scratch(tin, wr1, k1, wr2, k2, pads, pools)
+    for b in range(tin.shape[0]):
+        _s3_input_one(tin[b], steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, pot1, pot2, cast,
+                      a1, a2, out[b])
+
+
+@njit(cache=True, nogil=True)
+def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, p_base, rates, bounds,
+                     in_bounds, block, block_stats, adapt, scratch_tin, scratch_tout, win, ltp, ltd):
+    """One digit's R-STDP given its readout winner ``best`` (flat index, -1 silent): decision,
+    reward or punishment on the winner's row, the block statistics and (``adapt``) the rates.
+    Returns ``(decision, updated feature or -1)``."""
+    f_n, c_n, kh, kw = w.shape
+    oh = scratch_tout.shape[1]
+    ow = scratch_tout.shape[2]
+    updated = -1
+    if best < 0:
+        d = -1
+    else:
+        f = best // (oh * ow)
+        rem = best - f * oh * ow
+        y = rem // ow
+        x = rem - y * ow
+        d = f // per_class
+        if d == label:
+            a_p = rates[0]
+            a_d = rates[1]
+            block_stats[0] += 1
+        else:
+            a_p = rates[2]
+            a_d = rates[3]
+            block_stats[1] += 1
+        for ff in range(f_n):
+            ltp[ff] = a_p
+            ltd[ff] = a_d
+        # padded input times: 0 where active (spiked by the last step), steps elsewhere; the
+        # winner fired at the last step, so LTP exactly where the input spiked at all
+        scratch_tin[:] = steps
+        for c in range(c_n):
+            for i in range(active.shape[1]):
+                for j in range(active.shape[2]):
+                    if active[c, i, j]:
+                        scratch_tin[c, i + pad, j + pad] = 0
+        scratch_tout[f, y, x] = steps - 1
+        win[0, 0] = f
+        win[0, 1] = y
+        win[0, 2] = x
+        _stdp_one(w, wt, scratch_tin, scratch_tout, win, ltp, ltd, False, bounds, in_bounds)
+        scratch_tout[f, y, x] = steps
+        updated = f
+    block_stats[2] += 1
+    if adapt and block_stats[2] >= block:
+        hit = block_stats[0] / block_stats[2]
+        miss = block_stats[1] / block_stats[2]
+        rates[0] = r_base[0] * miss
+        rates[1] = r_base[1] * miss
+        rates[2] = p_base[0] * hit
+        rates[3] = p_base[1] * hit
+        block_stats[0] = 0
+        block_stats[1] = 0
+        block_stats[2] = 0
+    return d, updated
 
 
 @njit(cache=True, nogil=True)
@@ -544,7 +956,7 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
     f_n, c_n, kh, kw = w.shape
     oh = actives.shape[2] + 2 * pad - kh + 1
     ow = actives.shape[3] + 2 * pad - kw + 1
-    pot = np.empty((oh, ow, f_n), np.float64)
+    pot = np.empty((oh, ow * f_n), np.float64)
     cast = np.zeros(1, w.dtype)
     ltp = np.empty(f_n, w.dtype)
     ltd = np.empty(f_n, w.dtype)
@@ -552,52 +964,10 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
     tout = np.full((f_n, oh, ow), steps, np.uint8)
     tin = np.empty((c_n, actives.shape[2] + 2 * pad, actives.shape[3] + 2 * pad), np.uint8)
     for n in range(actives.shape[0]):
-        best = _readout_one(actives[n], pad, wt, steps, tarr, pot, cast)
-        if best < 0:
-            decisions[n] = -1
-        else:
-            f = best // (oh * ow)
-            rem = best - f * oh * ow
-            y = rem // ow
-            x = rem - y * ow
-            d = f // per_class
-            decisions[n] = d
-            if d == labels[n]:
-                a_p = rates[0]
-                a_d = rates[1]
-                block_stats[0] += 1
-            else:
-                a_p = rates[2]
-                a_d = rates[3]
-                block_stats[1] += 1
-            for ff in range(f_n):
-                ltp[ff] = a_p
-                ltd[ff] = a_d
-            # padded input times: 0 where active (spiked by the last step), steps elsewhere; the
-            # winner fired at the last step, so LTP exactly where the input spiked at all
-            tin[:] = steps
-            for c in range(c_n):
-                for i in range(actives.shape[2]):
-                    for j in range(actives.shape[3]):
-                        if actives[n, c, i, j]:
-                            tin[c, i + pad, j + pad] = 0
-            tout[f, y, x] = steps - 1
-            win[0, 0] = f
-            win[0, 1] = y
-            win[0, 2] = x
-            _stdp_one(w, wt, tin, tout, win, ltp, ltd, False, bounds, in_bounds)
-            tout[f, y, x] = steps
-        block_stats[2] += 1
-        if adapt and block_stats[2] >= block:
-            hit = block_stats[0] / block_stats[2]
-            miss = block_stats[1] / block_stats[2]
-            rates[0] = r_base[0] * miss
-            rates[1] = r_base[1] * miss
-            rates[2] = p_base[0] * hit
-            rates[3] = p_base[1] * hit
-            block_stats[0] = 0
-            block_stats[1] = 0
-            block_stats[2] = 0
+        best = _readout_one(actives[n], pad, wt, kh, kw, steps, tarr, pot, cast)
+        decisions[n], _ = _rstdp_learn_one(best, actives[n], labels[n], pad, w, wt, steps, per_class, r_base,
+                                           p_base, rates, bounds, in_bounds, block, block_stats, adapt, tin,
+                                           tout, win, ltp, ltd)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,10 +989,13 @@ def _keep_torch_threads(kernel):
 
 
 _conv_fire_batch = _keep_torch_threads(_conv_fire_batch)
+_latency_batch = _keep_torch_threads(_latency_batch)
+_conv_pool_batch = _keep_torch_threads(_conv_pool_batch)
 _pool_batch = _keep_torch_threads(_pool_batch)
 _inhibit_batch = _keep_torch_threads(_inhibit_batch)
 _kwta_batch = _keep_torch_threads(_kwta_batch)
 _readout_batch = _keep_torch_threads(_readout_batch)
+_s3_input_batch = _keep_torch_threads(_s3_input_batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,9 +1010,27 @@ def np_of(x: torch.Tensor) -> np.ndarray:
     return x.detach().contiguous().numpy()
 
 
-def transposed(weight: torch.Tensor) -> np.ndarray:
-    """``[F, C, kh, kw]`` -> contiguous ``[C, kh, kw, F]`` (one weight column per input position)."""
-    return np.ascontiguousarray(np_of(weight).transpose(1, 2, 3, 0))
+def weight_rows(weight: torch.Tensor) -> np.ndarray:
+    """``[F, C, kh, kw]`` -> contiguous ``[C * kh, kw * F]`` (same dtype) with ``dx`` flipped:
+    ``rows[c * kh + dy, (kw - 1 - dx) * F + f] = weight[f, c, dy, dx]``. An input spike at column
+    ``j`` reaches the output columns ``x = j - dx``, so in this layout the weights it adds to one
+    output row are ONE contiguous run, matching the contiguous run of potentials ``[x, feature]``."""
+    f_n, c_n, kh, kw = weight.shape
+    w = np_of(weight)
+    return np.ascontiguousarray(w.transpose(1, 2, 3, 0)[:, :, ::-1, :]).reshape(c_n * kh, kw * f_n)
+
+
+def threshold_bound(thr: float, dtype) -> float:
+    """A float64 ``mid`` with ``potential < mid  =>  round(potential to dtype) <= thr`` (``thr`` a
+    value of ``dtype``): half way to the next representable value for float32, ``thr`` itself for
+    float64. Kernels compare the exact float64 potential with ``mid`` first and round only the
+    candidates (any smaller bound would be correct too, only slower)."""
+    if np.dtype(dtype) == np.float32:
+        t = np.float32(thr)
+        up = np.nextafter(t, np.float32(np.inf))
+        if np.isfinite(up):
+            return (float(t) + float(up)) / 2
+    return float(thr)
 
 
 def tarr_of(steps: int, dtype: torch.dtype) -> np.ndarray:
@@ -650,8 +1041,10 @@ def np_dtype(dtype: torch.dtype):
     return {torch.float32: np.float32, torch.float64: np.float64}[dtype]
 
 
-def conv_fire(times: torch.Tensor, steps: int, weight: torch.Tensor, threshold, want_last: bool = False):
-    """Batched IF convolution on times -> (first uint8, pfirst, plast or None) as tensors."""
+def conv_fire(times: torch.Tensor, steps: int, weight: torch.Tensor, threshold, want_last: bool = False,
+              inhibit: bool = False):
+    """Batched IF convolution on times -> (first uint8, pfirst, plast or None) as tensors; with
+    ``inhibit``, pointwise inhibition is applied (fused)."""
     tin = np_of(times)
     b, _, h, w = tin.shape
     f_n, _, kh, kw = weight.shape
@@ -661,11 +1054,65 @@ def conv_fire(times: torch.Tensor, steps: int, weight: torch.Tensor, threshold, 
     pfirst = np.empty((b, f_n, oh, ow), dt)
     need_last = want_last or threshold is None
     plast = np.empty((b, f_n, oh, ow) if need_last else (b, 0, 0, 0), dt)
-    thr = 0.0 if threshold is None else float(torch.tensor(threshold, dtype=weight.dtype))
+    thr = 0.0 if threshold is None else float(np.array(threshold, dtype=dt))
     run = _conv_fire_batch if b >= PARALLEL_MIN_BATCH else _conv_fire_serial
-    run(tin, steps, transposed(weight), thr, threshold is not None, first, pfirst, plast, need_last, np.zeros(1, dt))
+    run(tin, steps, weight_rows(weight), kh, kw, threshold_bound(thr, dt), thr,
+        threshold is not None, bool(inhibit), first, pfirst, plast, need_last, np.zeros(1, dt))
     return (torch.from_numpy(first), torch.from_numpy(pfirst),
             torch.from_numpy(plast) if want_last else None)
+
+
+def s3_input(times: torch.Tensor, steps: int, w1: torch.Tensor, thr1: float, w2: torch.Tensor, thr2: float,
+             pads: tuple, pools: tuple) -> torch.Tensor:
+    """Bool [B, F2, PH2, PW2]: the C2 neurons of a conv-pool-conv-pool stack (Mozafari 2019's
+    S1-C1-S2-C2) that spiked by the last step, from first-spike times ``times`` [B, C, H, W]
+    (unpadded), without time steps (see :func:`_fire_final_pooled`). ``pads`` = (S1, S2) padding,
+    ``pools`` = (C1 kernel, C1 stride, C2 kernel, C2 stride)."""
+    tin = np_of(times)
+    b, _, h, w = tin.shape
+    k1, k2 = w1.shape[2], w2.shape[2]
+    ph1 = (h + 2 * pads[0] - k1 + 1 - pools[0]) // pools[1] + 1
+    pw1 = (w + 2 * pads[0] - k1 + 1 - pools[0]) // pools[1] + 1
+    ph2 = (ph1 + 2 * pads[1] - k2 + 1 - pools[2]) // pools[3] + 1
+    pw2 = (pw1 + 2 * pads[1] - k2 + 1 - pools[2]) // pools[3] + 1
+    dt = np_dtype(w1.dtype)
+    t1 = float(np.array(thr1, dtype=dt))
+    t2 = float(np.array(thr2, dtype=dt))
+    out = np.empty((b, w2.shape[0], ph2, pw2), np.bool_)
+    run = _s3_input_batch if b >= PARALLEL_MIN_BATCH else _s3_input_serial
+    run(tin, steps, weight_rows(w1), k1, threshold_bound(t1, dt), t1, weight_rows(w2), k2, threshold_bound(t2, dt),
+        t2, np.array(pads, np.int64), np.array(pools, np.int64), np.zeros(1, dt), out)
+    return torch.from_numpy(out)
+
+
+def conv_pool(times: torch.Tensor, steps: int, weight: torch.Tensor, threshold: float, pad_in: int, pool_k: int,
+              pool_s: int, pad_out: int, rows: np.ndarray | None = None) -> torch.Tensor:
+    """pad -> IF convolution -> max pooling -> pad on first-spike times, in one compiled pass:
+    [B, C, H, W] uint8 -> [B, F, PH + 2 pad_out, PW + 2 pad_out] uint8 (``rows``: the weight's
+    :func:`weight_rows` if the caller keeps them)."""
+    tin = np_of(times)
+    b, _, h, w = tin.shape
+    f_n, _, kh, kw = weight.shape
+    ph = (h + 2 * pad_in - kh + 1 - pool_k) // pool_s + 1
+    pw = (w + 2 * pad_in - kw + 1 - pool_k) // pool_s + 1
+    dt = np_dtype(weight.dtype)
+    thr = float(np.array(threshold, dtype=dt))
+    out = np.empty((b, f_n, ph + 2 * pad_out, pw + 2 * pad_out), np.uint8)
+    run = _conv_pool_batch if b >= PARALLEL_MIN_BATCH else _conv_pool_serial
+    run(tin, steps, weight_rows(weight) if rows is None else rows, kh, kw, pad_in, threshold_bound(thr, dt), thr,
+        pool_k, pool_s, pad_out, np.zeros(1, dt), out)
+    return torch.from_numpy(out)
+
+
+def latency_times(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """:func:`snnbook.coding.latency_times` of a NON-NEGATIVE float32 tensor [B, C, H, W] (the
+    caller checks), by a radix sort per sample, parallel over the batch: the same times."""
+    b = x.shape[0]
+    bits = np_of(x).reshape(b, -1).view(np.int32)
+    out = np.empty(bits.shape, np.uint8)
+    run = _latency_batch if b >= PARALLEL_MIN_BATCH else _latency_serial
+    run(bits, steps, out)
+    return torch.from_numpy(out).view(x.shape)
 
 
 def pool(times: torch.Tensor, kernel, stride, padding) -> torch.Tensor:

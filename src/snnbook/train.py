@@ -6,7 +6,7 @@ Usage::
 
     python -m snnbook.train mozafari2019 [--epochs-l1 2 --epochs-l2 4 --epochs-l3 N] [--time-steps 15]
                                          [--seed S] [--out results/] [--resume] [--validation 10000]
-                                         [--train-digits N] [--test-digits N] [--patience P]
+                                         [--train-digits N] [--test-digits N] [--patience P] [--hours H]
 
 Writes ``{out}/mozafari2019-seed{S}.json`` (the results card's numbers) and ``.pt`` (the selected
 weights, float16), with checkpoints in ``{out}/checkpoints/`` (``--resume`` continues from there).
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-digits", type=_positive, default=None, help="use the first N test digits")
     p.add_argument("--patience", type=_positive, default=None,
                    help="stop S3 after this many epochs without a better validation accuracy")
+    p.add_argument("--hours", type=float, default=None,
+                   help="time budget: no R-STDP epoch is started that would take the whole run past this "
+                        "many hours of wall time (the stopping epoch then depends on the machine)")
     p.add_argument("--fixed-rstdp-rates", action="store_true", help="do not adapt the R-STDP rates")
     p.add_argument("--name", default=None, help="base name of the output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             time_steps=args.time_steps, seed=args.seed, validation=args.validation,
             train_digits=args.train_digits, test_digits=args.test_digits, resume=args.resume,
             patience=args.patience, adaptive_rstdp=not args.fixed_rstdp_rates, progress=not args.no_progress,
-            name=args.name, command=command)
+            name=args.name, command=command, time_budget_s=None if args.hours is None else args.hours * 3600)
     except (ValueError, TypeError) as err:
         parser.error(str(err))
     print(f"{results['name']}: selected epoch {results['selected_epoch']} "

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import data
-from ._checks import check_int
+from ._checks import check_int, check_real
 from .models.mozafari2019 import Mozafari2019
 
 __all__ = ["train_mozafari2019", "summarize_mozafari2019", "evaluate", "machine_info", "git_commit",
@@ -40,7 +40,8 @@ CHECKPOINT_EVERY = 10_000
 
 
 def machine_info() -> dict:
-    """CPU model, cores, Python/torch/numba versions and thread counts of this machine."""
+    """CPU model, cores, Python/torch/numba versions, thread counts and load average of this machine
+    (a load above the cores means other work shared the CPU and wall times are inflated)."""
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -56,7 +57,8 @@ def machine_info() -> dict:
         numba_version, numba_threads = None, None
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "numba": numba_version, "numba_threads": numba_threads}
+            "numba": numba_version, "numba_threads": numba_threads,
+            "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
 def git_commit() -> str | None:
@@ -122,7 +124,8 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                        epochs_l3: int = 60, time_steps: int = 15, seed: int = 0, validation: int = 10_000,
                        train_digits: int | None = None, test_digits: int | None = None, resume: bool = False,
                        patience: int | None = None, adaptive_rstdp: bool = True, progress: bool = True,
-                       name: str | None = None, command: str | None = None, stop_after: str | None = None) -> dict:
+                       name: str | None = None, command: str | None = None, stop_after: str | None = None,
+                       time_budget_s: float | None = None) -> dict:
     """Train the 2019 network stage by stage and write ``{out}/{name}.json`` and its weights.
 
     Args:
@@ -146,6 +149,10 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         command: the command line recorded in the JSON.
         stop_after: ``"l1"``, ``"l2"`` or ``"l3-epoch-N"``: save a checkpoint there and return early
             (to test resume).
+        time_budget_s: stop the R-STDP epochs before the one that would take the run's total wall
+            time (all stages, resumed parts included) past this many seconds (``None``: off). The
+            epoch at which it stops depends on the machine's speed: such a run is not bit-for-bit
+            reproducible, its results record where it stopped and why.
 
     Returns:
         The results dict (also written as JSON).
@@ -157,6 +164,8 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     n_train_all = 60_000 if train_digits is None else check_int(fn, "train_digits", train_digits, minimum=2,
                                                                 maximum=60_000)
     n_test = 10_000 if test_digits is None else check_int(fn, "test_digits", test_digits, minimum=1, maximum=10_000)
+    if time_budget_s is not None:
+        time_budget_s = check_real(fn, "time_budget_s", time_budget_s, minimum=0.0)
     if validation >= n_train_all:
         raise ValueError(f"{fn}: validation={validation} leaves no training digits of {n_train_all}")
     name = name or f"mozafari2019-seed{seed}" + ("-full" if validation == 0 else "")
@@ -166,13 +175,14 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     ckpt_path = ckpt_dir / f"{name}.pt"
     config = dict(epochs_l1=epochs_l1, epochs_l2=epochs_l2, epochs_l3=epochs_l3, time_steps=time_steps, seed=seed,
                   validation=validation, train_digits=n_train_all, test_digits=n_test, patience=patience,
-                  adaptive_rstdp=adaptive_rstdp)
+                  adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s)
 
     model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp).train()
     state = {"stage": "l1", "epoch": 0, "pos": 0, "history": [], "timings": {}, "best": None}
     if resume and ckpt_path.exists():
         saved = torch.load(ckpt_path, weights_only=True)
-        fixed = [k for k in config if k not in ("epochs_l3", "patience")]  # S3 may be extended
+        fixed = [k for k in config if k not in ("epochs_l3", "patience", "time_budget_s")]  # S3 may be extended
+        saved["config"].setdefault("time_budget_s", None)
         if any(saved["config"][k] != config[k] for k in fixed):
             raise ValueError(f"{fn}: checkpoint {ckpt_path} was made with {saved['config']}, not {config}; "
                              f"remove it or pass the same options")
@@ -180,6 +190,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         state = saved["state"]
         if state["stage"] == "done" and state["epoch"] < epochs_l3:
             state["stage"] = "l3"
+            state.pop("stopped_by", None)
     timings = state["timings"]
 
     def checkpoint():
@@ -232,6 +243,11 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         train_active, val_active = active[:n_train], active[n_train:]
     bar = _progress(epochs_l3 * n_train, "S3 R-STDP", progress, state["epoch"] * n_train)
     while state["stage"] == "l3" and state["epoch"] < epochs_l3:
+        if time_budget_s is not None and state["history"]:
+            per_epoch = (timings.get("l3", 0.0) + timings.get("evaluation", 0.0)) / len(state["history"])
+            if sum(timings.values()) + per_epoch > time_budget_s:
+                state["stopped_by"] = f"time budget ({time_budget_s:.0f} s)"
+                break
         t0 = time.perf_counter()
         decisions = model.learn_rstdp(train_active, train_labels, s3_input=True)
         clock("l3", t0)
@@ -254,6 +270,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         bar.set_postfix(val=f"{score:.4f}", test=f"{row['test_accuracy']:.4f}")
         if patience is not None and validation and state["epoch"] - state["best"]["epoch"] >= patience:
             state["stage"] = "done"
+            state["stopped_by"] = f"patience ({patience} epochs)"
         checkpoint()
         if stop_after == f"l3-epoch-{state['epoch']}":
             bar.close()
@@ -301,13 +318,14 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         "validation_accuracy_selected": selected["validation_accuracy"] if selected else None,
         "test_accuracy_final": final["test_accuracy"] if final else None,
         "final_epoch": final["epoch"] if final else 0,
+        "stopped_by": state.get("stopped_by", f"epochs_l3 ({epochs_l3})"),
         "spikes_per_digit": spikes,
         "weights": {"file": weights_path.name, "dtype": "float16", "epoch": selected_epoch,
                     "test_accuracy": shipped_eval["accuracy"], "test_silent": shipped_eval["silent"],
                     "test_accuracy_first_1000": shipped_1000["accuracy"]},
     }
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    if name.startswith("mozafari2019-seed"):
+    if name.startswith(("mozafari2019-seed", "mozafari2019-2h-seed")):
         summarize_mozafari2019(out)
     return results
 
@@ -345,8 +363,10 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     """Aggregate every ``{out}/mozafari2019-seed*.json`` into the results card ``{out}/mozafari2019.json``.
 
     The card holds the paper's and SpykeTorch's figures, ours at the selected and at the final
-    epoch (mean and standard deviation over the seeds present, and per seed), wall time and machine,
-    the commands, the configuration and :data:`DEVIATIONS`.
+    epoch (mean and standard deviation over the seeds present, and per seed), the runs trained on
+    all 60 000 digits (``mozafari2019-seed*-full.json``) and the runs given a wall-time budget of
+    two hours (``mozafari2019-2h-seed*.json``, ``--hours 2``), wall time and machine, the
+    commands, the configuration and :data:`DEVIATIONS`.
 
     Args:
         out: the results folder.
@@ -358,6 +378,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     runs = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-seed*.json"))
             if not p.name.endswith("-full.json")]
     full = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-seed*-full.json"))]
+    budget = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-2h-seed*.json"))]
     if not runs:
         raise FileNotFoundError(f"summarize_mozafari2019: no mozafari2019-seed*.json in {out}")
 
@@ -377,6 +398,16 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
                  "final_epoch": {r["seed"]: r["final_epoch"] for r in runs}},
         "trained_on_all_60000": [{"seed": r["seed"], "test_accuracy_final": r["test_accuracy_final"],
                                   "epochs": r["final_epoch"], "file": f"{r['name']}.json"} for r in full],
+        "two_hour_budget": [{"seed": r["seed"], "time_budget_s": r["config"].get("time_budget_s"),
+                             "epochs_l3": r["final_epoch"], "stopped_by": r.get("stopped_by"),
+                             "selected_epoch": r["selected_epoch"],
+                             "validation_accuracy_selected": r["validation_accuracy_selected"],
+                             "test_accuracy_selected": r["test_accuracy_selected"],
+                             "test_accuracy_final": r["test_accuracy_final"],
+                             "wall_time_total_s": r["wall_time_total_s"], "command": r["command"],
+                             "threads": {"torch": r["machine"].get("torch_threads"),
+                                         "numba": r["machine"].get("numba_threads")},
+                             "file": f"{r['name']}.json"} for r in budget],
         "wall_time_total_s": {r["seed"]: r["wall_time_total_s"] for r in runs},
         "wall_time_s": {r["seed"]: r["wall_time_s"] for r in runs},
         "machine": runs[0]["machine"],

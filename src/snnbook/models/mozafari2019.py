@@ -148,7 +148,7 @@ class Mozafari2019(nn.Module):
         self.register_buffer("rstdp_rates", torch.tensor(list(plasticity.STDP_LEARNING_RATE)
                                                         + list(plasticity.ANTI_STDP_LEARNING_RATE)))
         self.register_buffer("rstdp_block", torch.zeros(3, dtype=torch.long))  # hits, misses, seen
-        self._cache: dict[int, tuple] = {}
+        self._cache: dict = {}  # engine state: weight rows per layer, kernel constants
 
     # ------------------------------------------------------------------------------ input
     def encode(self, images: torch.Tensor) -> torch.Tensor:
@@ -181,7 +181,13 @@ class Mozafari2019(nn.Module):
             maps = retina.filter_bank(chunk.float(), self.dog_kernels, padding=DOG_PADDING,
                                       threshold=DOG_THRESHOLD)
             maps = retina.local_normalization(maps, radius=LOCAL_NORM_RADIUS)
-            out[lo:lo + 2048] = latency_times(maps, self.time_steps)
+            lo_hi = torch.aminmax(maps) if maps.numel() else None
+            if (_engine.available() and maps.dtype == torch.float32 and lo_hi is not None
+                    and float(lo_hi.min) >= 0 and float(lo_hi.max) < float("inf")):
+                # the same times as coding.latency_times, by a compiled radix sort per digit
+                out[lo:lo + 2048] = _engine.latency_times(maps, self.time_steps)
+            else:  # (the readable path also raises the clear errors for NaN / negative maps)
+                out[lo:lo + 2048] = latency_times(maps, self.time_steps)
         return out
 
     def _times(self, fn: str, x: torch.Tensor) -> torch.Tensor:
@@ -213,15 +219,15 @@ class Mozafari2019(nn.Module):
         """First-spike times entering S1/S2/S3 (inference path: no pointwise inhibition). For S3
         the times are returned UNpadded (``[batch, 250, 4, 4]``)."""
         steps = self.time_steps
-        x = layers.pad_times(times, (S1["pad"],) * 4, steps)
         if layer == 1:
-            return x
-        f1, _, _ = _engine.conv_fire(x, steps, self.conv1.weight.detach(), S1["threshold"])
-        x = layers.pad_times(_engine.pool(f1, (2, 2), (2, 2), (0, 0)), (S2["pad"],) * 4, steps)
+            return layers.pad_times(times, (S1["pad"],) * 4, steps)
+        # pad, S1, C1, pad in one compiled pass (the S2 training step's S1 inference)
+        x = _engine.conv_pool(times, steps, self.conv1.weight.detach(), S1["threshold"], S1["pad"], 2, 2, S2["pad"],
+                              rows=self._weight_state(1)[1])
         if layer == 2:
             return x
-        f2, _, _ = _engine.conv_fire(x, steps, self.conv2.weight.detach(), S2["threshold"])
-        return _engine.pool(f2, (3, 3), (3, 3), (0, 0))
+        return _engine.conv_pool(x, steps, self.conv2.weight.detach(), S2["threshold"], 0, 3, 3, 0,
+                                 rows=self._weight_state(2)[1])
 
     def s3_input(self, x: torch.Tensor) -> torch.Tensor:
         r"""What the decision layer sees: which C2 neurons spiked by the last step.
@@ -246,18 +252,28 @@ class Mozafari2019(nn.Module):
         out = torch.empty((times.shape[0], S2["features"], times.shape[2] // 2 // 3, times.shape[3] // 2 // 3),
                           dtype=torch.bool)
         for lo in range(0, times.shape[0], _CHUNK):
-            out[lo:lo + _CHUNK] = self._layer_input(3, times[lo:lo + _CHUNK]) < self.time_steps
+            out[lo:lo + _CHUNK] = self._c2_spiked(times[lo:lo + _CHUNK])
         return out
 
+    def _c2_spiked(self, times: torch.Tensor) -> torch.Tensor:
+        """C2 neurons that spiked by the last step. Potentials never decrease, so that is decided by
+        the final potentials alone: the event engine computes them without time steps (the same
+        bits as the timed layers, ``_layer_input(3, times) < time_steps``; tested)."""
+        w1, w2 = self.conv1.weight.detach(), self.conv2.weight.detach()
+        if w1.dtype != w2.dtype:
+            return self._layer_input(3, times) < self.time_steps
+        return _engine.s3_input(times, self.time_steps, w1, S1["threshold"], w2, S2["threshold"],
+                                (S1["pad"], S2["pad"]), (2, 2, 3, 3))
+
     def _weight_state(self, layer: int):
-        """(numpy weight view, transposed copy, in-bounds flag) for the engine, rebuilt whenever the
+        """(numpy weight view, its weight rows, in-bounds flag) for the engine, rebuilt whenever the
         parameter's version counter, storage or dtype changed (any torch in-place operation on the
         parameter, ``load_state_dict``, ``.to``). The engine updates both in place, in sync."""
         weight = getattr(self, f"conv{layer}").weight
         key = (weight._version, weight.data_ptr(), weight.dtype)
         cached = self._cache.get(layer)
         if cached is None or cached[0] != key:
-            cached = (key, weight.data.numpy(), _engine.transposed(weight.data), np.array([False]))
+            cached = (key, weight.data.numpy(), _engine.weight_rows(weight.data), np.array([False]))
             self._cache[layer] = cached
         return cached[1], cached[2], cached[3]
 
@@ -303,19 +319,18 @@ class Mozafari2019(nn.Module):
         return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1)
 
     def _forward_event(self, times: torch.Tensor, return_layers: bool):
+        if not return_layers:  # the decision needs only what spiked by the last step
+            return self._forward_event_s3(self._c2_spiked(times)), {}
         steps = self.time_steps
         x = layers.pad_times(times, (S1["pad"],) * 4, steps)
         f1, _, _ = _engine.conv_fire(x, steps, self.conv1.weight.detach(), S1["threshold"])
         x = layers.pad_times(_engine.pool(f1, (2, 2), (2, 2), (0, 0)), (S2["pad"],) * 4, steps)
         f2, _, _ = _engine.conv_fire(x, steps, self.conv2.weight.detach(), S2["threshold"])
         active = _engine.pool(f2, (3, 3), (3, 3), (0, 0)) < steps
-        if return_layers:
-            x3 = layers.pad_times(torch.where(active, 0, steps).to(torch.uint8), (S3["pad"],) * 4, steps)
-            f3, p3, last = _engine.conv_fire(x3, steps, self.conv3.weight.detach(), None, want_last=True)
-            winners = _engine.kwta(f3, p3, steps, 1, 0)
-            return self._decide(winners), {"s1": f1, "s2": f2, "s3": f3, "s3_potentials": last,
-                                           "winners": winners}
-        return self._forward_event_s3(active), {}
+        x3 = layers.pad_times(torch.where(active, 0, steps).to(torch.uint8), (S3["pad"],) * 4, steps)
+        f3, p3, last = _engine.conv_fire(x3, steps, self.conv3.weight.detach(), None, want_last=True)
+        winners = _engine.kwta(f3, p3, steps, 1, 0)
+        return self._decide(winners), {"s1": f1, "s2": f2, "s3": f3, "s3_potentials": last, "winners": winners}
 
     def _forward_dense(self, times: torch.Tensor):
         """The readable path: dense waves through layers.conv, competition.fire, layers.pool,
@@ -381,24 +396,36 @@ class Mozafari2019(nn.Module):
             if not self.training:
                 for i in range(n):
                     f, p, _ = _engine.conv_fire(torch.from_numpy(tins[i:i + 1]), steps, weight.detach(),
-                                                cfg["threshold"])
-                    f, p = _engine.inhibit(f, p, steps)
+                                                cfg["threshold"], inhibit=True)
                     winners[i] = _engine.kwta(f, p, steps, cfg["k"], cfg["radius"])[0].numpy()
                     if want_first:
                         first_out[i] = f[0].numpy()
             else:
                 w, wt, in_bounds = self._weight_state(layer)
-                dt = w.dtype
+                c = self._stdp_constants(layer, w.dtype)
                 _engine._stdp_layer_pass(
-                    tins, steps, w, wt, float(np.array(cfg["threshold"], dt)), cfg["k"], cfg["radius"],
+                    tins, steps, w, wt, c["mid"], c["thr"], cfg["k"], cfg["radius"],
                     getattr(self, f"stdp{layer}_ltp").numpy(), getattr(self, f"stdp{layer}_ltd").numpy(),
-                    True, np.array([0.0, 1.0], dt), in_bounds, _engine.tarr_of(steps, weight.dtype), True,
-                    getattr(self, f"stdp{layer}_count").numpy(), plasticity.ADAPT_EVERY,
-                    np.array([plasticity.MAX_A_LTP], dt), np.array([plasticity.LTD_RATIO], dt),
-                    winners, first_out)
+                    True, c["bounds"], in_bounds, c["tarr"], True, getattr(self, f"stdp{layer}_count").numpy(),
+                    plasticity.ADAPT_EVERY, c["max_ltp"], c["ltd_ratio"], winners, first_out)
             out.append(torch.from_numpy(winners))
             firsts.append(torch.from_numpy(first_out))
+        if len(out) == 1:
+            return out[0], firsts[0]
         return torch.cat(out), torch.cat(firsts)
+
+    def _stdp_constants(self, layer: int, dtype) -> dict:
+        """The fused STDP kernel's constant arguments for one layer and weight dtype (cached)."""
+        key = ("stdp", layer, np.dtype(dtype).str, self.time_steps)
+        if key not in self._cache:
+            cfg = (S1, S2)[layer - 1]
+            thr = float(np.array(cfg["threshold"], dtype))
+            self._cache[key] = {
+                "thr": thr, "mid": _engine.threshold_bound(thr, dtype), "bounds": np.array([0.0, 1.0], dtype),
+                "tarr": _engine.tarr_of(self.time_steps, torch.float32 if np.dtype(dtype) == np.float32
+                                        else torch.float64),
+                "max_ltp": np.array([plasticity.MAX_A_LTP], dtype), "ltd_ratio": np.array([plasticity.LTD_RATIO], dtype)}
+        return self._cache[key]
 
     def _advance_stdp_schedule(self, layer: int) -> None:
         """The reference example's counter: before each training digit; every 500 digits a_ltp
@@ -490,11 +517,11 @@ class Mozafari2019(nn.Module):
             decisions = np.empty(active.shape[0], np.int64)
             r_base = np.array([_f32(v) for v in plasticity.STDP_LEARNING_RATE], np.float64)
             p_base = np.array([_f32(v) for v in plasticity.ANTI_STDP_LEARNING_RATE], np.float64)
-            _engine._rstdp_readout_pass(active.numpy(), labels.numpy(), S3["pad"], w, wt, self.time_steps,
-                                        _engine.tarr_of(self.time_steps, self.conv3.weight.dtype), self.per_class,
-                                        r_base, p_base, self.rstdp_rates.numpy(), np.array([0.2, 0.8], dt),
-                                        in_bounds, RSTDP_BLOCK, self.rstdp_block.numpy(), decisions,
-                                        self.adaptive_rstdp)
+            args = (np.ascontiguousarray(active.numpy()), labels.numpy(), S3["pad"], w, wt, self.time_steps,
+                    _engine.tarr_of(self.time_steps, self.conv3.weight.dtype), self.per_class, r_base, p_base,
+                    self.rstdp_rates.numpy(), np.array([0.2, 0.8], dt), in_bounds, RSTDP_BLOCK,
+                    self.rstdp_block.numpy(), decisions, self.adaptive_rstdp)
+            _engine._rstdp_readout_pass(*args)
             return torch.from_numpy(decisions)
 
     def _forward_event_s3(self, active: torch.Tensor) -> torch.Tensor:
@@ -504,7 +531,8 @@ class Mozafari2019(nn.Module):
         ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
         flat = np.empty(active.shape[0], np.int64)
         dt = _engine.np_dtype(self.conv3.weight.dtype)
-        _engine._readout_batch(np.ascontiguousarray(active.numpy()), S3["pad"], wt, steps,
+        _engine._readout_batch(np.ascontiguousarray(active.numpy()), S3["pad"], wt, self.conv3.weight.shape[2],
+                               self.conv3.weight.shape[3], steps,
                                _engine.tarr_of(steps, self.conv3.weight.dtype), oh, ow, np.zeros(1, dt), flat)
         flat = torch.from_numpy(flat)
         f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
