@@ -275,11 +275,12 @@ def run(sizes: dict, weights: Path | None) -> dict:
 
 
 def peak_memory(batch: int) -> float:
-    """Peak resident memory (GB) of a fresh process that runs inference on ``batch`` digits at once."""
-    code = ("import resource, torch\nfrom snnbook import data\nfrom snnbook.models import Mozafari2019\n"
+    """Peak resident memory (GB) of a fresh process that runs inference on ``batch`` digits at once:
+    its VmHWM (``ru_maxrss`` of a child started by vfork/exec would start at this process's peak)."""
+    code = ("import torch\nfrom snnbook import data\nfrom snnbook.models import Mozafari2019\n"
             "m = Mozafari2019(seed=0).eval()\nimages, _ = data.mnist_tensors(train=False, n=1000)\n"
             f"x = m.encode(images).repeat({batch} // 1000 + 1, 1, 1, 1)[:{batch}]\nm(x)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) / 1e6
 
