@@ -157,6 +157,7 @@ def test_inference_without_time_equals_the_timed_layers(digits, dtype):
     assert 0.05 < timed.float().mean() < 0.9  # neither silent nor saturated
     decisions, _ = model(x[:300], return_layers=True)
     assert torch.equal(model(x[:300]), decisions)
+    assert torch.equal(torch.cat([model(x[i:i + 3]) for i in range(0, 30, 3)]), decisions[:30])  # serial
 
 
 def test_eval_freezes_every_learned_quantity(digits):

@@ -886,6 +886,13 @@ def _s3_input_serial(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads,
 
 
 @njit(cache=True, nogil=True)
+def _readout_serial(active, pad, wr, kh, kw, steps, tarr, out_h, out_w, cast, winners):
+    pot = np.empty((out_h, out_w * (wr.shape[1] // kw)), np.float64)
+    for b in range(active.shape[0]):
+        winners[b] = _readout_one(active[b], pad, wr, kh, kw, steps, tarr, pot, cast)
+
+
+@njit(cache=True, nogil=True)
 def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, p_base, rates, bounds,
                      in_bounds, block, block_stats, adapt, scratch_tin, scratch_tout, win, ltp, ltd):
     """One digit's R-STDP given its readout winner ``best`` (flat index, -1 silent): decision,

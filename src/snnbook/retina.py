@@ -374,10 +374,16 @@ def filter_bank(images: torch.Tensor, kernels: torch.Tensor | Sequence[torch.Ten
     if kernels.shape[-2] > h or kernels.shape[-1] > w:
         raise ValueError(f"{fn}: kernels of size {tuple(kernels.shape[-2:])} are larger than the padded images "
                          f"({h}, {w}); expected kernel size <= image size + 2 * padding")
-    thr = _threshold_tensor(fn, threshold, kernels.shape[0], images)
+    return _filter_bank(images, kernels, padding, _threshold_tensor(fn, threshold, kernels.shape[0], images),
+                        use_abs)
+
+
+def _filter_bank(images: torch.Tensor, kernels: torch.Tensor, padding: int, thr: torch.Tensor | None,
+                 use_abs: bool) -> torch.Tensor:
+    """:func:`filter_bank` on checked arguments (``thr``: a tensor that broadcasts, or None)."""
     out = F.conv2d(images, kernels, padding=padding)
     if thr is not None:
-        out = torch.where(out < thr, torch.zeros((), dtype=out.dtype, device=out.device), out)
+        out.masked_fill_(out < thr, 0.0)  # strictly below the threshold -> +0
     if use_abs:
         out = out.abs()
     return out
@@ -459,12 +465,17 @@ def local_normalization(x: torch.Tensor, radius: int, eps: float = LOCAL_NORM_EP
     check_float(fn, "x", x)
     radius = check_int(fn, "radius", radius, minimum=0)
     eps = check_real(fn, "eps", eps, minimum=0.0)
+    return _local_normalization(x, radius, eps)
+
+
+def _local_normalization(x: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """:func:`local_normalization` on checked arguments."""
     k = 2 * radius + 1
     # The zero-padded (2r+1)^2 box sum is separable: band_h @ x @ band_w with banded 0/1 matrices
     # (band[i, j] = 1 where |i - j| <= r), two batched matmuls instead of a (2r+1)^2 convolution.
     sums = _band(x.shape[-2], radius, x) @ (x @ _band(x.shape[-1], radius, x))
     means = sums.div_(k * k).add_(eps)
-    return x / means
+    return torch.div(x, means, out=means)
 
 
 def _band(n: int, radius: int, like: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,8 @@ S3 = dict(features=200, kernel=5, per_class=20, pad=2)
 RSTDP_BLOCK = 1000
 
 _CHUNK = 256  # samples per internal chunk of batched inference (bounded memory at any batch size)
+_ENCODE_CHUNK = 256  # digits per chunk of encode: intermediates of ~5 MB are reused by the allocator
+# (chunks of 2 048 digits made 38 MB tensors, each mapped and page-faulted afresh: 2x slower)
 
 
 def _exact_conv(wave: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -172,22 +174,27 @@ class Mozafari2019(nn.Module):
         if x.shape[1] != 1:
             raise ValueError(f"{fn}: images must have one channel, got shape {tuple(images.shape)}")
         out = torch.empty((x.shape[0], 6) + tuple(x.shape[2:]), dtype=torch.uint8)
-        for lo in range(0, x.shape[0], 2048):
-            chunk = x[lo:lo + 2048]
+        dog_threshold = torch.tensor(DOG_THRESHOLD, dtype=self.dog_kernels.dtype)
+        for lo in range(0, x.shape[0], _ENCODE_CHUNK):
+            chunk = x[lo:lo + _ENCODE_CHUNK]
             if chunk.dtype == torch.uint8:
                 chunk = chunk.float().div(255).mul(255)
             elif not chunk.is_floating_point():
                 raise TypeError(f"{fn}: images must be uint8 or floating point, got {images.dtype}")
-            maps = retina.filter_bank(chunk.float(), self.dog_kernels, padding=DOG_PADDING,
-                                      threshold=DOG_THRESHOLD)
-            maps = retina.local_normalization(maps, radius=LOCAL_NORM_RADIUS)
+            if lo == 0:  # the readable functions' checks, once (images were checked above)
+                retina.local_normalization(retina.filter_bank(chunk[:1].float(), self.dog_kernels,
+                                                              padding=DOG_PADDING, threshold=DOG_THRESHOLD),
+                                           radius=LOCAL_NORM_RADIUS)
+            # the same operations without re-checking every chunk
+            maps = retina._filter_bank(chunk.float(), self.dog_kernels, DOG_PADDING, dog_threshold, False)
+            maps = retina._local_normalization(maps, LOCAL_NORM_RADIUS, retina.LOCAL_NORM_EPS)
             lo_hi = torch.aminmax(maps) if maps.numel() else None
             if (_engine.available() and maps.dtype == torch.float32 and lo_hi is not None
                     and float(lo_hi.min) >= 0 and float(lo_hi.max) < float("inf")):
                 # the same times as coding.latency_times, by a compiled radix sort per digit
-                out[lo:lo + 2048] = _engine.latency_times(maps, self.time_steps)
+                out[lo:lo + _ENCODE_CHUNK] = _engine.latency_times(maps, self.time_steps)
             else:  # (the readable path also raises the clear errors for NaN / negative maps)
-                out[lo:lo + 2048] = latency_times(maps, self.time_steps)
+                out[lo:lo + _ENCODE_CHUNK] = latency_times(maps, self.time_steps)
         return out
 
     def _times(self, fn: str, x: torch.Tensor) -> torch.Tensor:
@@ -531,9 +538,10 @@ class Mozafari2019(nn.Module):
         ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
         flat = np.empty(active.shape[0], np.int64)
         dt = _engine.np_dtype(self.conv3.weight.dtype)
-        _engine._readout_batch(np.ascontiguousarray(active.numpy()), S3["pad"], wt, self.conv3.weight.shape[2],
-                               self.conv3.weight.shape[3], steps,
-                               _engine.tarr_of(steps, self.conv3.weight.dtype), oh, ow, np.zeros(1, dt), flat)
+        run = _engine._readout_batch if active.shape[0] >= _engine.PARALLEL_MIN_BATCH else _engine._readout_serial
+        run(np.ascontiguousarray(active.numpy()), S3["pad"], wt, self.conv3.weight.shape[2],
+            self.conv3.weight.shape[3], steps, _engine.tarr_of(steps, self.conv3.weight.dtype), oh, ow,
+            np.zeros(1, dt), flat)
         flat = torch.from_numpy(flat)
         f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
         return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1)
