@@ -125,3 +125,21 @@ def test_batched_inference_memory_is_bounded():
     base, peak = (int(v) for v in proc.stdout.split())
     assert peak < 2_000_000, f"peak RSS {peak / 1e6:.2f} GB"  # VmHWM is in KiB
     assert peak - base < 600_000, f"inference grew the process by {(peak - base) / 1e6:.2f} GB"
+
+
+def test_variants_sit_beside_the_faithful_run_cut_to_the_same_epochs(tmp_path):
+    """A named variant is reported with what it changes and, beside it, the faithful run of the
+    same seed selected on validation within the same number of epochs (never in its place)."""
+    faithful = train_mozafari2019(out=tmp_path, **dict(TINY, epochs_l3=3))
+    variant = train_mozafari2019(out=tmp_path, s3_features=40, adaptive_rstdp=False,
+                                 name="mozafari2019-variant-s3-40-fixed-seed0", **TINY)
+    card = json.loads((tmp_path / "mozafari2019.json").read_text())
+    assert card["runs"] == ["mozafari2019-seed0.json"]  # the variant is not a seed of the faithful card
+    (entry,) = card["variants"]
+    assert entry["changes"] == {"s3_features": 40, "adaptive_rstdp": False}
+    assert entry["epochs_l3"] == 2 and entry["test_accuracy_final"] == variant["test_accuracy_final"]
+    cut = [h for h in faithful["epochs"] if h["epoch"] <= 2]
+    best = max(cut, key=lambda h: (h["validation_accuracy"], -h["epoch"]))
+    assert entry["faithful"]["selected_epoch"] == best["epoch"]
+    assert entry["faithful"]["test_accuracy_final"] == cut[-1]["test_accuracy"]
+    assert load_mozafari2019(tmp_path / "mozafari2019-variant-s3-40-fixed-seed0.pt").conv3.weight.shape[0] == 40

@@ -435,86 +435,53 @@ def _kwta_one(first, pfirst, steps, k, radius, tarr, out):
     potentials' dtype (``tarr`` = [T] in that dtype), as a sequential sum of ``n`` equal terms.
     Writes ``out`` [k, 3] (-1 rows where no winner); returns the number of winners."""
     f_n, h, w = first.shape
-    # candidates: spiking neurons, in flat (feature, row, col) order
     n_c = 0
     for f in range(f_n):
         for y in range(h):
             for x in range(w):
                 if first[f, y, x] < steps:
                     n_c += 1
-    cf = np.empty(n_c, np.int32)
-    cy = np.empty(n_c, np.int32)
-    cx = np.empty(n_c, np.int32)
-    score = np.empty(n_c, pfirst.dtype)
+    cand = np.empty((n_c, 3), np.int64)
     q = 0
-    maxp = tarr[0] - tarr[0]  # zero in the potentials' dtype (tarr[0] * 0 would be float64)
     for f in range(f_n):
         for y in range(h):
             for x in range(w):
                 if first[f, y, x] < steps:
-                    cf[q] = f
-                    cy[q] = y
-                    cx[q] = x
-                    if pfirst[f, y, x] > maxp:
-                        maxp = pfirst[f, y, x]
+                    cand[q, 0] = f
+                    cand[q, 1] = y
+                    cand[q, 2] = x
                     q += 1
-    v = maxp * tarr[0]
-    for q in range(n_c):
-        f = cf[q]
-        y = cy[q]
-        x = cx[q]
-        term = pfirst[f, y, x] + v
-        s = term
-        for _ in range(steps - first[f, y, x] - 1):
-            s = s + term
-        score[q] = s
-    for i in range(k):
-        out[i, 0] = -1
-        out[i, 1] = -1
-        out[i, 2] = -1
-    count = 0
-    zero = tarr[0] - tarr[0]
-    for i in range(k):
-        best = -1
-        for q in range(n_c):
-            if score[q] > zero and (best < 0 or score[q] > score[best]):
-                best = q
-        if best < 0:
-            break
-        f = cf[best]
-        y = cy[best]
-        x = cx[best]
-        out[i, 0] = f
-        out[i, 1] = y
-        out[i, 2] = x
-        count += 1
-        for q in range(n_c):
-            if cf[q] == f:
-                score[q] = zero
-            elif radius > 0 and abs(cy[q] - y) <= radius and abs(cx[q] - x) <= radius:
-                score[q] = zero
-    return count
+    return _kwta_select(first, pfirst, cand, n_c, steps, k, radius, tarr, out)
 
 
 @njit(cache=True, nogil=True)
 def _kwta_inhibited(first, pfirst, spikes, n_spikes, steps, k, radius, tarr, out):
     """:func:`_kwta_one` after pointwise inhibition, from the list of the spiking neurons
-    ``spikes`` [n, 3] = (feature, row, col), in any order (at most one per position): the same
-    scores and winners (ties to the lowest flat (feature, row, col) index), without scanning the
-    whole [F, OH, OW] map."""
+    ``spikes`` [n, 3] = (feature, row, col), in any order (at most one per position), without
+    scanning the whole [F, OH, OW] map."""
+    return _kwta_select(first, pfirst, spikes, n_spikes, steps, k, radius, tarr, out)
+
+
+@njit(cache=True, nogil=True)
+def _kwta_select(first, pfirst, cand, n_c, steps, k, radius, tarr, out):
+    """The k-WTA rule on the candidate neurons ``cand[:n_c]`` = (feature, row, col), listed in any
+    order: score ``n * (p + T * max p)`` in the potentials' dtype (a sequential sum of ``n`` equal
+    terms, as SpykeTorch's float arithmetic gives), then ``k`` rounds of "largest positive score
+    wins, ties to the lowest flat (feature, row, col) index; its feature and its neighbours within
+    ``radius`` drop out". Writes ``out`` [k, 3] (-1 rows where no winner); returns the count."""
     f_n, h, w = first.shape
-    score = np.empty(n_spikes, pfirst.dtype)
-    zero = tarr[0] - tarr[0]
+    score = np.empty(n_c, pfirst.dtype)
+    zero = tarr[0] - tarr[0]  # zero in the potentials' dtype (tarr[0] * 0 would be float64)
     maxp = zero
-    for q in range(n_spikes):
-        p = pfirst[spikes[q, 0], spikes[q, 1], spikes[q, 2]]
+    for q in range(n_c):
+        p = pfirst[cand[q, 0], cand[q, 1], cand[q, 2]]
         if p > maxp:
             maxp = p
     v = maxp * tarr[0]
-    for q in range(n_spikes):
-        f = spikes[q, 0]
-        y = spikes[q, 1]
-        x = spikes[q, 2]
+    for q in range(n_c):
+        f = cand[q, 0]
+        y = cand[q, 1]
+        x = cand[q, 2]
         term = pfirst[f, y, x] + v
         sc = term
         for _ in range(steps - first[f, y, x] - 1):
@@ -528,25 +495,25 @@ def _kwta_inhibited(first, pfirst, spikes, n_spikes, steps, k, radius, tarr, out
     for i in range(k):
         best = -1
         best_idx = 0
-        for q in range(n_spikes):
+        for q in range(n_c):
             if score[q] > zero:
-                idx = (spikes[q, 0] * h + spikes[q, 1]) * w + spikes[q, 2]
+                idx = (cand[q, 0] * h + cand[q, 1]) * w + cand[q, 2]
                 if best < 0 or score[q] > score[best] or (score[q] == score[best] and idx < best_idx):
                     best = q
                     best_idx = idx
         if best < 0:
             break
-        f = spikes[best, 0]
-        y = spikes[best, 1]
-        x = spikes[best, 2]
+        f = cand[best, 0]
+        y = cand[best, 1]
+        x = cand[best, 2]
         out[i, 0] = f
         out[i, 1] = y
         out[i, 2] = x
         count += 1
-        for q in range(n_spikes):
-            if spikes[q, 0] == f:
+        for q in range(n_c):
+            if cand[q, 0] == f:
                 score[q] = zero
-            elif radius > 0 and abs(spikes[q, 1] - y) <= radius and abs(spikes[q, 2] - x) <= radius:
+            elif radius > 0 and abs(cand[q, 1] - y) <= radius and abs(cand[q, 2] - x) <= radius:
                 score[q] = zero
     return count
 

@@ -7,6 +7,7 @@ Usage::
     python -m snnbook.train mozafari2019 [--epochs-l1 2 --epochs-l2 4 --epochs-l3 N] [--time-steps 15]
                                          [--seed S] [--out results/] [--resume] [--validation 10000]
                                          [--train-digits N] [--test-digits N] [--patience P] [--hours H]
+                                         [--fixed-rstdp-rates] [--s3-features F]
 
 Writes ``{out}/mozafari2019-seed{S}.json`` (the results card's numbers) and ``.pt`` (the selected
 weights, float16), with checkpoints in ``{out}/checkpoints/`` (``--resume`` continues from there).
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="time budget: no R-STDP epoch is started that would take the whole run past this "
                         "many hours of wall time (the stopping epoch then depends on the machine)")
     p.add_argument("--fixed-rstdp-rates", action="store_true", help="do not adapt the R-STDP rates")
+    p.add_argument("--s3-features", type=_positive, default=200,
+                   help="features of the decision layer, a multiple of 10 (default 200: 20 per class)")
     p.add_argument("--name", default=None, help="base name of the output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     c = sub.add_parser("mozafari2019-card", help="aggregate the seeds' results into {out}/mozafari2019.json")
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out, epochs_l1=args.epochs_l1, epochs_l2=args.epochs_l2, epochs_l3=args.epochs_l3,
             time_steps=args.time_steps, seed=args.seed, validation=args.validation,
             train_digits=args.train_digits, test_digits=args.test_digits, resume=args.resume,
-            patience=args.patience, adaptive_rstdp=not args.fixed_rstdp_rates, progress=not args.no_progress,
+            patience=args.patience, adaptive_rstdp=not args.fixed_rstdp_rates, s3_features=args.s3_features,
+            progress=not args.no_progress,
             name=args.name, command=command, time_budget_s=None if args.hours is None else args.hours * 3600)
     except (ValueError, TypeError) as err:
         parser.error(str(err))

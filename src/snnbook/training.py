@@ -32,7 +32,7 @@ from ._checks import check_int, check_real
 from .models.mozafari2019 import Mozafari2019
 
 __all__ = ["train_mozafari2019", "summarize_mozafari2019", "evaluate", "machine_info", "git_commit",
-           "load_mozafari2019", "PAPER", "DEVIATIONS"]
+           "load_mozafari2019", "PAPER", "DEVIATIONS", "FAITHFUL"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Training digits per checkpoint in the S1/S2 stages.
@@ -123,7 +123,8 @@ def load_mozafari2019(path: str | os.PathLike, **kwargs) -> Mozafari2019:
 def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, epochs_l2: int = 4,
                        epochs_l3: int = 60, time_steps: int = 15, seed: int = 0, validation: int = 10_000,
                        train_digits: int | None = None, test_digits: int | None = None, resume: bool = False,
-                       patience: int | None = None, adaptive_rstdp: bool = True, progress: bool = True,
+                       patience: int | None = None, adaptive_rstdp: bool = True, s3_features: int = 200,
+                       progress: bool = True,
                        name: str | None = None, command: str | None = None, stop_after: str | None = None,
                        time_budget_s: float | None = None) -> dict:
     """Train the 2019 network stage by stage and write ``{out}/{name}.json`` and its weights.
@@ -143,6 +144,8 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         resume: continue from ``{out}/checkpoints/{name}.pt`` if it exists.
         patience: stop S3 after this many epochs without a better validation accuracy (None: off).
         adaptive_rstdp: adapt the R-STDP rates per block of 1 000 digits (the reference does).
+        s3_features: features of the decision layer S3, a multiple of 10 (200 in the reference:
+            20 per class); other values are a named variant, not the reproduction.
         progress: show tqdm bars (digits/s and ETA) on stderr.
         name: base name of the files (default ``mozafari2019-seed{seed}``, plus ``-full`` with
             ``validation=0``).
@@ -175,14 +178,16 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     ckpt_path = ckpt_dir / f"{name}.pt"
     config = dict(epochs_l1=epochs_l1, epochs_l2=epochs_l2, epochs_l3=epochs_l3, time_steps=time_steps, seed=seed,
                   validation=validation, train_digits=n_train_all, test_digits=n_test, patience=patience,
-                  adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s)
+                  adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s, s3_features=s3_features)
 
-    model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp).train()
+    model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp,
+                         s3_features=s3_features).train()
     state = {"stage": "l1", "epoch": 0, "pos": 0, "history": [], "timings": {}, "best": None}
     if resume and ckpt_path.exists():
         saved = torch.load(ckpt_path, weights_only=True)
         fixed = [k for k in config if k not in ("epochs_l3", "patience", "time_budget_s")]  # S3 may be extended
         saved["config"].setdefault("time_budget_s", None)
+        saved["config"].setdefault("s3_features", 200)
         if any(saved["config"][k] != config[k] for k in fixed):
             raise ValueError(f"{fn}: checkpoint {ckpt_path} was made with {saved['config']}, not {config}; "
                              f"remove it or pass the same options")
@@ -325,7 +330,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                     "test_accuracy_first_1000": shipped_1000["accuracy"]},
     }
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    if name.startswith(("mozafari2019-seed", "mozafari2019-2h-seed")):
+    if name.startswith(("mozafari2019-seed", "mozafari2019-2h-seed", "mozafari2019-variant-")):
         summarize_mozafari2019(out)
     return results
 
@@ -359,13 +364,52 @@ DEVIATIONS = [
 ]
 
 
+#: The configuration of the faithful reproduction; a run that changes any of these is a named
+#: variant (``--name mozafari2019-variant-<what>-seed<S>``), reported beside the faithful run.
+FAITHFUL = {"time_steps": 15, "adaptive_rstdp": True, "s3_features": 200}
+
+
+def _selected_within(history: list[dict], epochs: int) -> dict:
+    """Validation selection restricted to the first ``epochs`` R-STDP epochs of a run's history:
+    the selected epoch (first best validation accuracy), its validation and test accuracy, and the
+    test accuracy at epoch ``epochs``."""
+    rows = [h for h in history if h["epoch"] <= epochs]
+    best = None
+    for h in rows:
+        if h["validation_accuracy"] is not None and (best is None or h["validation_accuracy"]
+                                                      > best["validation_accuracy"]):
+            best = h
+    best = best or rows[-1]
+    return {"selected_epoch": best["epoch"], "validation_accuracy_selected": best["validation_accuracy"],
+            "test_accuracy_selected": best["test_accuracy"], "test_accuracy_final": rows[-1]["test_accuracy"]}
+
+
+def _variant_entry(run: dict, faithful_runs: list[dict]) -> dict:
+    """One named variant beside the faithful run of the same seed, cut to the same epochs and data."""
+    cfg = run["config"]
+    changes = {k: cfg.get(k, v) for k, v in FAITHFUL.items() if cfg.get(k, v) != v}
+    epochs = run["final_epoch"]
+    same = ("train_digits", "validation", "test_digits", "epochs_l1", "epochs_l2")
+    base = next((r for r in sorted(faithful_runs, key=lambda r: r["final_epoch"])
+                 if r["seed"] == run["seed"] and r["final_epoch"] >= epochs
+                 and all(r["config"].get(k) == cfg.get(k) for k in same)), None)
+    return {"name": run["name"], "seed": run["seed"], "changes": changes, "epochs_l3": epochs,
+            "command": run["command"], "wall_time_total_s": run["wall_time_total_s"],
+            **_selected_within(run["epochs"], epochs),
+            "faithful": None if base is None else {"file": f"{base['name']}.json",
+                                                   **_selected_within(base["epochs"], epochs)},
+            "file": f"{run['name']}.json"}
+
+
 def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     """Aggregate every ``{out}/mozafari2019-seed*.json`` into the results card ``{out}/mozafari2019.json``.
 
     The card holds the paper's and SpykeTorch's figures, ours at the selected and at the final
     epoch (mean and standard deviation over the seeds present, and per seed), the runs trained on
     all 60 000 digits (``mozafari2019-seed*-full.json``) and the runs given a wall-time budget of
-    two hours (``mozafari2019-2h-seed*.json``, ``--hours 2``), wall time and machine, the
+    two hours (``mozafari2019-2h-seed*.json``, ``--hours 2``), the named variants
+    (``mozafari2019-variant-*-seed*.json``: what each changes from :data:`FAITHFUL`, beside the
+    faithful run of the same seed cut to the same number of epochs), wall time and machine, the
     commands, the configuration and :data:`DEVIATIONS`.
 
     Args:
@@ -379,6 +423,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
             if not p.name.endswith("-full.json")]
     full = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-seed*-full.json"))]
     budget = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-2h-seed*.json"))]
+    variants = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-variant-*-seed*.json"))]
     if not runs:
         raise FileNotFoundError(f"summarize_mozafari2019: no mozafari2019-seed*.json in {out}")
 
@@ -408,6 +453,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
                              "threads": {"torch": r["machine"].get("torch_threads"),
                                          "numba": r["machine"].get("numba_threads")},
                              "file": f"{r['name']}.json"} for r in budget],
+        "variants": [_variant_entry(v, runs + budget) for v in variants],
         "wall_time_total_s": {r["seed"]: r["wall_time_total_s"] for r in runs},
         "wall_time_s": {r["seed"]: r["wall_time_s"] for r in runs},
         "machine": runs[0]["machine"],
