@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
+import io
+import os
 import shutil
 import threading
 from urllib.parse import urlparse
@@ -19,10 +22,33 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+COMPRESSED_TYPES = (".html", ".js", ".css", ".svg", ".json", ".txt", ".map")
+
+
+class _GzipHandler(_QuietHandler):
+    """Like a static host (GitHub Pages, nginx): text files go out gzip-compressed to a browser
+    that accepts it, so that transferred bytes are what a reader downloads."""
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        if ("gzip" not in self.headers.get("Accept-Encoding", "")
+                or not os.path.isfile(path) or not path.endswith(COMPRESSED_TYPES)):
+            return super().send_head()
+        with open(path, "rb") as f:
+            body = gzip.compress(f.read(), compresslevel=6)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
 @contextlib.contextmanager
-def serve(directory):
-    """Serve ``directory`` over HTTP on 127.0.0.1 (a free port); yield the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+def serve(directory, compress: bool = False):
+    """Serve ``directory`` over HTTP on 127.0.0.1 (a free port); yield the base URL. With
+    ``compress``, text files are sent gzip-compressed, as a static host does."""
+    handler = functools.partial(_GzipHandler if compress else _QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -53,6 +79,41 @@ class PageWatch:
         else:
             self.external_requests.append(url)
             route.abort()
+
+
+class TransferLog:
+    """Bytes a page transferred over the network (Chromium DevTools ``encodedDataLength``:
+    headers and the compressed body), per URL."""
+
+    def __init__(self, page):
+        self.bytes: dict[str, int] = {}
+        self._urls: dict[str, str] = {}
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.on("Network.responseReceived", lambda e: self._urls.__setitem__(e["requestId"], e["response"]["url"]))
+        cdp.on("Network.loadingFinished", self._finished)
+        self._cdp = cdp
+
+    def _finished(self, event):
+        url = self._urls.get(event["requestId"], event["requestId"])
+        self.bytes[url] = self.bytes.get(url, 0) + int(event["encodedDataLength"])
+
+    def total(self, exclude=lambda url: False) -> int:
+        return sum(n for url, n in self.bytes.items() if not exclude(url))
+
+    def largest(self, n: int = 5) -> list[tuple[int, str]]:
+        return sorted(((b, u.rsplit("/", 1)[-1]) for u, b in self.bytes.items()), reverse=True)[:n]
+
+
+def overflowing_equations(page) -> list[dict]:
+    """Display equations (MathJax CHTML) wider than the column that holds them: each as its
+    rendered width, the available width and the start of its text."""
+    return page.evaluate("""() => [...document.querySelectorAll('mjx-container[display="true"]')]
+        .map(c => ({width: Math.round(c.querySelector('mjx-math').getBoundingClientRect().width),
+                    available: Math.round(c.getBoundingClientRect().width),
+                    text: (c.parentElement.textContent || '').trim().slice(0, 60)}))
+        .filter(e => e.width > e.available + 1)""")
 
 
 @contextlib.contextmanager

@@ -53,3 +53,37 @@ def test_math_page_exists_and_uses_local_mathjax(built_book):
     for p in pages_with_math:
         text = p.read_text()
         assert "mathjax/es5/tex-chtml.js" in text and "cdn" not in text.split("tex-chtml.js")[0][-200:]
+
+
+#: Largest first load of a chapter, in bytes transferred (gzip, as a static host serves it),
+#: MathJax's fonts aside (they depend on which symbols a page uses).
+FIRST_LOAD_BUDGET = 2_000_000
+
+
+def test_first_load_of_every_chapter_fits_the_budget(built_book):
+    from browser import TransferLog
+
+    def mathjax_font(url):
+        return "/mathjax/" in url and "/fonts/" in url
+
+    problems = []
+    with serve(built_book, compress=True) as base, chromium() as browser:
+        for path in sorted(built_book.glob("book/*.html")):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            log = TransferLog(page)
+            page.goto(f"{base}/book/{path.name}", wait_until="load")
+            page.wait_for_timeout(1000)  # deferred scripts and the fonts they pull in
+            total = log.total(exclude=mathjax_font)
+            scripts = [u for u in log.bytes if "embed-amd" in u or "require.js" in u]
+            if scripts:
+                problems.append(f"{path.name}: loads the widget manager {scripts}")
+            if total > FIRST_LOAD_BUDGET:
+                problems.append(f"{path.name}: {total / 1e6:.2f} MB on first load, largest "
+                                f"{log.largest()}")
+            page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_embeds_widget_state(built_book):
+    for path in built_book.glob("book/*.html"):
+        assert "application/vnd.jupyter.widget-state+json" not in path.read_text(), path.name

@@ -210,3 +210,41 @@ def test_bad_input_is_rejected():
         Mozafari2019(s3_features=25)
     with pytest.raises(ValueError, match="steps"):
         model(torch.zeros(1, 10, 6, 28, 28))
+
+
+def test_rstdp_variants_event_equals_dense(digits, monkeypatch):
+    """The named variants (rate floor, per-call S3 dropout) behave the same on both engines, the
+    dropped features never win, the masks are renewed per call and reproducible, and eval draws none."""
+    from snnbook.models import mozafari2019 as m
+    monkeypatch.setattr(m, "RSTDP_BLOCK", 100)  # several adaptations within the test
+    x, labels = digits
+    event = Mozafari2019(seed=6, rstdp_rate_floor=0.2, s3_dropout=0.5).train()
+    event.learn_stdp(1, x[:200])
+    event.learn_stdp(2, x[:200])
+    dense = copy.deepcopy(event)
+    masks = []
+    for lo, hi in ((0, 150), (150, 300)):
+        d_event = event.learn_rstdp(x[lo:hi], labels[lo:hi])
+        d_dense = dense.learn_rstdp(x[lo:hi], labels[lo:hi], engine="dense")
+        assert torch.equal(d_event, d_dense)
+        masks.append(event.s3_alive.clone())
+        alive_classes = {f // event.per_class for f in range(200) if event.s3_alive[f]}
+        assert set(d_event[d_event >= 0].tolist()) <= alive_classes
+    for name in ("conv3.weight", "rstdp_rates", "rstdp_block", "s3_alive", "s3_dropout_state"):
+        assert torch.equal(event.state_dict()[name], dense.state_dict()[name]), name
+    assert not torch.equal(masks[0], masks[1]) and 0.3 < float(masks[0].float().mean()) < 0.7
+    # floor: the rates after the last block are base * (0.2 + 0.8 * miss (hit)) of that block
+    d = d_event[-100:]
+    hit = float((d == labels[200:300]).float().mean())
+    miss = float(((d != labels[200:300]) & (d >= 0)).float().mean())
+    expected = [0.004 * (0.2 + 0.8 * miss), -0.003 * (0.2 + 0.8 * miss),
+                -0.004 * (0.2 + 0.8 * hit), 0.0005 * (0.2 + 0.8 * hit)]
+    torch.testing.assert_close(event.rstdp_rates, torch.tensor(expected, dtype=event.rstdp_rates.dtype),
+                               rtol=1e-6, atol=0)
+    again = Mozafari2019(seed=6, s3_dropout=0.5).train()  # the masks depend on the seed and the count only
+    again.learn_rstdp(x[:10], labels[:10])
+    assert torch.equal(again.s3_alive, masks[0])
+    assert bool(Mozafari2019(seed=6).train().s3_alive.all())  # no dropout: every feature takes part
+    frozen = copy.deepcopy(event).eval()
+    frozen.learn_rstdp(x[:20], labels[:20])
+    assert torch.equal(frozen.s3_dropout_state, event.s3_dropout_state)

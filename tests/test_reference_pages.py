@@ -1,5 +1,6 @@
-"""The site's reference pages: an API reference with every public name of snnbook, a glossary
-with the terms the chapters link to, and a bibliography with every work the book draws on."""
+"""The site's reference pages: an API reference with one page per module that documents every
+public name of the module and links to its chapter, a glossary with the terms the chapters link
+to, and a bibliography with every work the book draws on, labelled author-year."""
 from __future__ import annotations
 
 import importlib
@@ -13,31 +14,49 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity", "models.mozafari2019", "training",
            "data", "viz", "widgets"]
 GLOSSARY_TERMS = ["spike-wave", "rank-order code", "lateral inhibition", "k-WTA", "STDP", "R-STDP",
-                  "surrogate gradient", "event camera"]
+                  "surrogate gradient", "event camera", "IF neuron", "LIF neuron", "refractory period",
+                  "DoG", "Gabor filter", "Fano factor", "LTP", "LTD", "stabiliser", "pointwise inhibition"]
 REQUIRED_WORKS = ["mozafari2019spyketorch", "mozafari2019bio", "kheradpisheh2018stdp",
                   "masquelier2007unsupervised", "diehl2015unsupervised", "bohte2002spikeprop",
-                  "neftci2019surrogate", "eshraghian2023training", "gallego2022event", "lichtsteiner2008dvs"]
+                  "neftci2019surrogate", "eshraghian2023training", "gallego2022event", "lichtsteiner2008dvs",
+                  "thorpe1998rank", "vanrullen2001rate", "bi1998synaptic", "mozafari2018first",
+                  "fremaux2016neuromodulated", "zenke2018superspike"]
 
 pytestmark = pytest.mark.book
 
 
-def public_names():
+def public_names(module_name):
+    module = importlib.import_module(f"snnbook.{module_name}")
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            yield f"snnbook.{module_name}.{name}"
+
+
+def api_page(built_book, module_name):
+    """book/api/<module>.html, with the dots of a submodule turned into underscores."""
+    return built_book / "book" / "api" / f"{module_name.replace('.', '_')}.html"
+
+
+def test_api_reference_documents_every_public_name_on_its_module_page(built_book):
+    total = 0
     for module_name in MODULES:
-        module = importlib.import_module(f"snnbook.{module_name}")
-        for name, obj in vars(module).items():
-            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                yield f"snnbook.{module_name}.{name}"
-
-
-def test_api_reference_documents_every_public_name(built_book):
-    page = (built_book / "book" / "api.html").read_text()
-    ids = set(re.findall(r'id="([^"]+)"', page))
-    names = list(public_names())
-    assert len(names) > 50
-    missing = [n for n in names if n not in ids]
-    assert not missing, f"public names missing from the API reference: {missing}"
+        page = api_page(built_book, module_name).read_text()
+        ids = set(re.findall(r'id="([^"]+)"', page))
+        names = list(public_names(module_name))
+        total += len(names)
+        missing = [n for n in names if n not in ids]
+        assert not missing, f"public names missing from the page of snnbook.{module_name}: {missing}"
+        assert re.search(r'<h1>.*snnbook\.' + re.escape(module_name), page), module_name
+        article = page.split("<article", 1)[-1].split("</article>", 1)[0]   # not the sidebar
+        chapters = set(re.findall(r'href="\.\./(neurons|retina|coding|competition|mozafari2019|intro)\.html',
+                                  article))
+        assert chapters, f"the page of snnbook.{module_name} links to no chapter"
+    assert total > 50
+    index = (built_book / "book" / "api.html").read_text()
+    for module_name in MODULES:
+        assert f'href="api/{module_name.replace(".", "_")}.html"' in index, module_name
 
 
 def test_glossary_defines_the_terms_and_chapters_link_to_them(built_book):
@@ -59,3 +78,8 @@ def test_bibliography_lists_every_work_the_book_draws_on(built_book):
     # sphinxcontrib-bibtex renders one citation entry per key (":all:")
     entries = re.findall(r'<div class="citation" id="id\d+"', page)
     assert len(entries) >= len(keys), f"{len(entries)} rendered entries for {len(keys)} works"
+    # author-year labels, the two Mozafari et al. 2019 works told apart, no alpha labels
+    assert "Mozafari et al., 2019a" in page and "Mozafari et al., 2019b" in page
+    assert "MGNDM19" not in page
+    chapter = re.sub(r"<[^>]+>", "", (built_book / "book" / "mozafari2019.html").read_text())
+    assert "Mozafari et al., 2019a" in chapter and "Mozafari et al., 2019b" in chapter

@@ -1,5 +1,12 @@
 """Argument checks shared by every module: each raises a ``TypeError``/``ValueError`` that names
-the function, the argument, what was expected and what came (STYLE.md, point 7)."""
+the function, the argument, what was expected and what came (STYLE.md, point 7).
+
+One rule for every public entry point (issue 14): a flag is a real ``bool``; a number may be a
+Python number, a numpy scalar or a 0-dim tensor and goes through the same range and finiteness
+checks either way; a tensor must be dense (strided), not quantized, hold values (not on the
+``meta`` device) and be real unless a function says otherwise. The checks run once per public
+call (O(1) Python, at most one reduction per tensor), never per time step.
+"""
 from __future__ import annotations
 
 import math
@@ -9,14 +16,23 @@ from typing import Sequence
 import torch
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: Floating-point dtypes whose sums overflow or lose ties easily; functions that sum compute them in
+#: float32 and return the input's dtype.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 def check_tensor(fn: str, name: str, x, *, ndim: int | Sequence[int] | None = None,
                  axes: str = "", dtypes=None, finite: bool = True, nonempty: bool = True) -> None:
-    """Check that ``x`` is a tensor of the given rank (``axes`` names the axes for the message),
-    with an allowed dtype, finite values and a non-empty batch."""
+    """Check that ``x`` is a dense real tensor with values (not sparse, quantized, complex or on the
+    ``meta`` device), of the given rank (``axes`` names the axes for the message), with an allowed
+    dtype, finite values and a non-empty batch."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{fn}: {name} must be a torch.Tensor {axes}, got {type(x).__name__}")
+    check_dense(fn, name, x)
+    if x.is_complex():
+        raise TypeError(f"{fn}: {name} must be a real tensor, got {x.dtype} (complex values have no order "
+                        "and no spikes; pass the real part or the magnitude)")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.dim() not in allowed:
@@ -31,45 +47,134 @@ def check_tensor(fn: str, name: str, x, *, ndim: int | Sequence[int] | None = No
         raise ValueError(f"{fn}: {name} contains NaN or infinite values")
 
 
+def value_range(fn: str, name: str, x: torch.Tensor) -> tuple[float, float]:
+    """``(minimum, maximum)`` of the checked, non-empty real tensor ``x`` in one reduction pass;
+    ``ValueError`` if a floating-point ``x`` holds NaN or infinite values. For functions that need
+    the range (to bound sums) as well as the finiteness check: call ``check_tensor(...,
+    finite=False)`` first."""
+    if x.dtype == torch.bool:
+        x = x.view(torch.uint8)
+    lo, hi = torch.aminmax(x.detach().reshape(-1))
+    lo, hi = float(lo), float(hi)
+    if x.is_floating_point() and not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{fn}: {name} contains NaN or infinite values")
+    return lo, hi
+
+
+def check_sum_bound(fn: str, bound: float, dtype: torch.dtype, what: str) -> None:
+    """``ValueError`` if ``bound`` (an upper bound of the magnitude of the sums a function forms) is
+    not finite in ``dtype``: the inputs are too large for the result to be finite."""
+    if not bound <= torch.finfo(dtype).max:
+        raise ValueError(f"{fn}: {what} can reach {bound:.3g}, beyond the largest {dtype} "
+                         f"({torch.finfo(dtype).max:.3g}); scale the inputs down")
+
+
+def check_representable(fn: str, name: str, value: float, dtype: torch.dtype) -> float:
+    """``ValueError`` if the finite number ``value`` lies beyond the range of the floating-point
+    ``dtype`` it is combined with (torch then raises an unclear ``RuntimeError`` or makes inf)."""
+    if dtype.is_floating_point and abs(value) > torch.finfo(dtype).max:
+        raise ValueError(f"{fn}: {name}={value!r} is beyond the range of {dtype} "
+                         f"(largest {torch.finfo(dtype).max:.3g})")
+    return value
+
+
+def check_dense(fn: str, name: str, x: torch.Tensor) -> None:
+    """Reject the tensors no function here computes on: sparse or other non-strided layouts,
+    quantized tensors and tensors on the ``meta`` device (shapes without values)."""
+    if x.layout != torch.strided:
+        raise TypeError(f"{fn}: {name} must be a dense (strided) tensor, got layout {x.layout}; "
+                        "call .to_dense() first")
+    if x.is_quantized:
+        raise TypeError(f"{fn}: {name} must not be quantized, got {x.dtype}; call .dequantize() first")
+    if x.device.type == "meta":
+        raise ValueError(f"{fn}: {name} is on the meta device, which holds no values; expected a tensor "
+                         "with data (cpu or cuda)")
+
+
 def _all_finite(x: torch.Tensor) -> bool:
     """True if every value of the floating-point tensor ``x`` is finite.
 
     One reduction pass (``aminmax``) instead of ``isfinite(x).all()``, which builds a bool copy of
     ``x``: NaN propagates into both the minimum and the maximum, and any infinity is one of them.
+    Only for dense tensors with values (:func:`check_dense` runs first); others count as not finite.
     """
-    lo, hi = torch.aminmax(x.reshape(-1))
+    if x.layout != torch.strided or x.is_quantized or x.device.type == "meta":
+        return False
+    lo, hi = torch.aminmax(x.detach().reshape(-1))
     return bool(torch.isfinite(torch.stack((lo, hi))).all())
 
 
 def check_float(fn: str, name: str, x) -> None:
     """Check that ``x`` is a floating-point tensor (float16/32/64, bfloat16)."""
     if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{fn}: {name} must be a floating-point tensor (float32 or float64), got {x.dtype}")
+        raise TypeError(f"{fn}: {name} must be a floating-point tensor (float16, bfloat16, float32 or float64), "
+                        f"got {x.dtype}")
+
+
+def check_finite_result(fn: str, out: torch.Tensor, what: str, hint: str = "") -> torch.Tensor:
+    """Raise ``ValueError`` if the floating-point result ``out`` overflowed (one reduction); return it."""
+    if out.is_floating_point() and out.numel() and not _all_finite(out):
+        raise ValueError(f"{fn}: {what} is not finite in {out.dtype} (overflow){'; ' + hint if hint else ''}")
+    return out
+
+
+def _scalar(fn: str, name: str, value, kind: str):
+    """A 0-dim tensor or 0-dim numpy array as a Python number (``value`` itself otherwise)."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 0:
+            raise ValueError(f"{fn}: {name} must be {kind} or a 0-dim tensor, got a tensor of shape "
+                             f"{tuple(value.shape)}")
+        check_dense(fn, name, value)
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{fn}: {name} must be {kind}, got a 0-dim {value.dtype} tensor")
+        return value.item()
+    if type(value).__name__ == "ndarray" and getattr(value, "ndim", None) == 0:
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"{fn}: {name} must be {kind}, got a 0-dim numpy array of dtype {value.dtype}")
+        return value.item()
+    return value
 
 
 def check_int(fn: str, name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Check that ``value`` is an integer (not a bool) within ``[minimum, maximum]``; return it."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
+    """Check that ``value`` is an integer (not a bool; a Python int, numpy integer or 0-dim integer
+    tensor) within ``[minimum, maximum]``; return it as an int."""
+    v = _scalar(fn, name, value, "an int")
+    if isinstance(v, bool) or not isinstance(v, Integral):
         raise TypeError(f"{fn}: {name} must be an int, got {value!r} ({type(value).__name__})")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {name}={value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {name}={value!r}")
-    return int(value)
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {name}={v!r}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {name}={v!r}")
+    return v
 
 
 def check_real(fn: str, name: str, value, *, minimum: float | None = None, maximum: float | None = None,
-               strict_min: bool = False, strict_max: bool = False) -> float:
-    """Check that ``value`` is a finite real number within the given bounds; return it as float."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+               strict_min: bool = False, strict_max: bool = False, allow_inf: bool = False) -> float:
+    """Check that ``value`` is a finite real number (a Python number, numpy scalar or 0-dim real
+    tensor; not a bool) within the given bounds; return it as a float. ``allow_inf`` also accepts
+    ``+-inf`` (still subject to the bounds)."""
+    v = _scalar(fn, name, value, "a real number")
+    if isinstance(v, bool) or not isinstance(v, Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{fn}: {name} must be finite, got {name}={value!r}")
-    if minimum is not None and (value <= minimum if strict_min else value < minimum):
-        raise ValueError(f"{fn}: {name} must be {'>' if strict_min else '>='} {minimum}, got {name}={value!r}")
-    if maximum is not None and (value >= maximum if strict_max else value > maximum):
-        raise ValueError(f"{fn}: {name} must be {'<' if strict_max else '<='} {maximum}, got {name}={value!r}")
+    try:
+        v = float(v)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{fn}: {name} must be a finite real number, got an int too large for a float") from None
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
+        raise ValueError(f"{fn}: {name} must be finite, got {name}={v!r}")
+    if minimum is not None and (v <= minimum if strict_min else v < minimum):
+        raise ValueError(f"{fn}: {name} must be {'>' if strict_min else '>='} {minimum}, got {name}={v!r}")
+    if maximum is not None and (v >= maximum if strict_max else v > maximum):
+        raise ValueError(f"{fn}: {name} must be {'<' if strict_max else '<='} {maximum}, got {name}={v!r}")
+    return v
+
+
+def check_bool(fn: str, name: str, value) -> bool:
+    """Check that the flag ``value`` is a real ``bool`` (``True``/``False``; not ``0``/``1``, not
+    ``"false"``, which ``bool()`` would silently read as ``True``); return it."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{fn}: {name} must be a bool (True or False), got {value!r} ({type(value).__name__})")
     return value
 
 

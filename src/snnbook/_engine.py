@@ -861,7 +861,7 @@ def _readout_serial(active, pad, wr, kh, kw, steps, tarr, out_h, out_w, cast, wi
 
 @njit(cache=True, nogil=True)
 def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, p_base, rates, bounds,
-                     in_bounds, block, block_stats, adapt, scratch_tin, scratch_tout, win, ltp, ltd):
+                     in_bounds, block, block_stats, adapt, floor, scratch_tin, scratch_tout, win, ltp, ltd):
     """One digit's R-STDP given its readout winner ``best`` (flat index, -1 silent): decision,
     reward or punishment on the winner's row, the block statistics and (``adapt``) the rates.
     Returns ``(decision, updated feature or -1)``."""
@@ -907,6 +907,9 @@ def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, 
     if adapt and block_stats[2] >= block:
         hit = block_stats[0] / block_stats[2]
         miss = block_stats[1] / block_stats[2]
+        # floor = 0: exactly the base rate times the miss (hit) rate, as the reference port
+        miss = floor + (1.0 - floor) * miss
+        hit = floor + (1.0 - floor) * hit
         rates[0] = r_base[0] * miss
         rates[1] = r_base[1] * miss
         rates[2] = p_base[0] * hit
@@ -919,15 +922,24 @@ def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, 
 
 @njit(cache=True, nogil=True)
 def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_base, p_base,
-                        rates, bounds, in_bounds, block, block_stats, decisions, adapt):
+                        rates, bounds, in_bounds, block, block_stats, decisions, adapt, floor, alive):
     """Sequential R-STDP training of the decision layer over ``actives`` [N, C, H, W] (bool) with
     labels [N]. Per sample: readout winner (k = 1), decision = feature // per_class (-1 silent),
     reward +1 / -1 -> STDP with ``rates[0:2]`` / anti-STDP with ``rates[2:4]`` on the winner's row
     (no stabilizer: LTP where the input spiked at all, LTD where silent), then clamp. With
     ``adapt``, after every ``block`` samples the rates become the base rates times that block's
     miss rate (reward) and hit rate (punishment). ``block_stats`` [3] = hits, misses, count of the
-    current block; ``rates`` [4] in w's dtype are updated in place so a pass can resume."""
+    current block; ``rates`` [4] in w's dtype are updated in place so a pass can resume.
+
+    Variants (the defaults give the reference): ``floor`` > 0 adapts to ``floor + (1 - floor) *``
+    the miss (hit) rate instead; ``alive`` bool [F] with False entries drops those features for
+    the whole pass (their potentials are set to 0 before the winner is chosen, SpykeTorch's
+    ``feature_inhibition_``), dropout as in the 2018 paper's reference code."""
     f_n, c_n, kh, kw = w.shape
+    dropped = False
+    for f in range(f_n):
+        if not alive[f]:
+            dropped = True
     oh = actives.shape[2] + 2 * pad - kh + 1
     ow = actives.shape[3] + 2 * pad - kw + 1
     pot = np.empty((oh, ow * f_n), np.float64)
@@ -938,10 +950,19 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
     tout = np.full((f_n, oh, ow), steps, np.uint8)
     tin = np.empty((c_n, actives.shape[2] + 2 * pad, actives.shape[3] + 2 * pad), np.uint8)
     for n in range(actives.shape[0]):
-        best = _readout_one(actives[n], pad, wt, kh, kw, steps, tarr, pot, cast)
+        if dropped:
+            _readout_potentials(actives[n], pad, wt, kh, kw, pot)
+            for f in range(f_n):
+                if not alive[f]:
+                    for y in range(oh):
+                        for x in range(ow):
+                            pot[y, x * f_n + f] = 0.0
+            best = _readout_winner(pot, f_n, tarr, cast)
+        else:
+            best = _readout_one(actives[n], pad, wt, kh, kw, steps, tarr, pot, cast)
         decisions[n], _ = _rstdp_learn_one(best, actives[n], labels[n], pad, w, wt, steps, per_class, r_base,
-                                           p_base, rates, bounds, in_bounds, block, block_stats, adapt, tin,
-                                           tout, win, ltp, ltd)
+                                           p_base, rates, bounds, in_bounds, block, block_stats, adapt, floor,
+                                           tin, tout, win, ltp, ltd)
 
 
 # ---------------------------------------------------------------------------------------------

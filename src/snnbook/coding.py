@@ -1,7 +1,7 @@
 """Coding: turn images into spike-waves (intensity-to-latency, Poisson rate coding, event-camera
 coding), read spike times back, and convert to the time-first layout of other libraries.
 
-Chapter: Neural coding (book/coding.md)
+Chapter: Spike coding (book/coding.md)
 
 Spike-waves are ``[batch, time, channel, height, width]``; ``x[b]`` is a SpykeTorch
 ``[time, channel, height, width]`` wave. A *cumulative* wave keeps a neuron at 1 from its first
@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import FLOAT_DTYPES, check_float, check_int, check_real, check_tensor
+from ._checks import (FLOAT_DTYPES, HALF_DTYPES, INT_DTYPES, check_bool, check_float, check_int, check_real,
+                      check_tensor, value_range)
 
 __all__ = [
     "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS", "SPIKE_DTYPES",
@@ -34,6 +35,20 @@ DVS_EPS = 1e-3
 
 #: Output dtypes of :func:`intensity_to_latency` besides the floating-point ones (spikes only).
 SPIKE_DTYPES = (torch.bool, torch.uint8)
+#: Largest number of time steps of a dense wave (the ranks and step indices are int32 there).
+_MAX_STEPS = 2 ** 31 - 1
+
+
+def _check_out_dtype(fn: str, dtype, to_spike: bool) -> None:
+    """``dtype`` of a latency wave: None, a floating-point dtype, or (spikes only) uint8/bool."""
+    if dtype is None:
+        return
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
+        raise TypeError(f"{fn}: dtype must be None, a floating-point dtype, torch.uint8 or torch.bool, "
+                        f"got {dtype!r}")
+    if dtype in SPIKE_DTYPES and not to_spike:
+        raise TypeError(f"{fn}: dtype={dtype} holds spikes only; with to_spike=False expected a "
+                        f"floating-point dtype or None")
 
 
 def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True,
@@ -81,20 +96,12 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
     fn = "intensity_to_latency"
     check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]")
     check_float(fn, "x", x)
-    time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
-    if not isinstance(to_spike, bool):
-        raise TypeError(f"{fn}: to_spike must be a bool, got {to_spike!r}")
-    if not isinstance(cumulative, bool):
-        raise TypeError(f"{fn}: cumulative must be a bool, got {cumulative!r}")
+    time_steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=_MAX_STEPS)
+    check_bool(fn, "to_spike", to_spike)
+    check_bool(fn, "cumulative", cumulative)
+    _check_out_dtype(fn, dtype, to_spike)
     if dtype is None:
         dtype = x.dtype
-    elif dtype in SPIKE_DTYPES:
-        if not to_spike:
-            raise TypeError(f"{fn}: dtype={dtype} holds spikes only; with to_spike=False expected a "
-                            f"floating-point dtype or None")
-    elif dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{fn}: dtype must be None, a floating-point dtype, torch.uint8 or torch.bool, "
-                        f"got {dtype!r}")
     b = x.shape[0]
     flat = x.reshape(b, -1)
     first, negative = _first_steps(flat, time_steps)  # [batch, n], time_steps where never
@@ -194,15 +201,10 @@ class IntensityToLatency(nn.Module):
                  dtype: torch.dtype | None = None) -> None:
         super().__init__()
         fn = "IntensityToLatency"
-        self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
-        self.to_spike = bool(to_spike)
-        self.cumulative = bool(cumulative)
-        if dtype is not None and dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
-            raise TypeError(f"{fn}: dtype must be None, a floating-point dtype, torch.uint8 or torch.bool, "
-                            f"got {dtype!r}")
-        if dtype in SPIKE_DTYPES and not self.to_spike:
-            raise TypeError(f"{fn}: dtype={dtype} holds spikes only; with to_spike=False expected a "
-                            f"floating-point dtype or None")
+        self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=_MAX_STEPS)
+        self.to_spike = check_bool(fn, "to_spike", to_spike)
+        self.cumulative = check_bool(fn, "cumulative", cumulative)
+        _check_out_dtype(fn, dtype, self.to_spike)
         self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -226,9 +228,13 @@ def _steps(fn: str, time_steps, duration, dt) -> int:
         raise ValueError(f"{fn}: give exactly one of time_steps and duration, got time_steps={time_steps!r}, "
                          f"duration={duration!r}")
     if time_steps is not None:
-        return check_int(fn, "time_steps", time_steps, minimum=1)
+        return check_int(fn, "time_steps", time_steps, minimum=1, maximum=_MAX_STEPS)
     duration = check_real(fn, "duration", duration, minimum=0.0, strict_min=True)
-    steps = int(round(duration / dt))
+    ratio = duration / dt
+    if not ratio <= _MAX_STEPS:  # also catches an overflow to inf
+        raise ValueError(f"{fn}: duration={duration} ms with dt={dt} ms gives {ratio:.3g} time steps, "
+                         f"expected at most {_MAX_STEPS}")
+    steps = int(round(ratio))
     if steps < 1:
         raise ValueError(f"{fn}: duration={duration} ms is shorter than one time step dt={dt} ms")
     return steps
@@ -265,8 +271,9 @@ def poisson_spikes(intensity: torch.Tensor, time_steps: int | None = None, *, du
         (torch.Size([1, 100, 1000]), 0.1)
     """
     fn = "poisson_spikes"
-    _check_wave(fn, "intensity", intensity, 1, "[batch, ...]")
+    _check_wave(fn, "intensity", intensity, 1, "[batch, ...]", finite=False)
     check_float(fn, "intensity", intensity)
+    lo, hi = value_range(fn, "intensity", intensity)
     max_rate = check_real(fn, "max_rate", max_rate, minimum=0.0)
     dt = check_real(fn, "dt", dt, minimum=0.0, strict_min=True)
     steps = _steps(fn, time_steps, duration, dt)
@@ -274,9 +281,8 @@ def poisson_spikes(intensity: torch.Tensor, time_steps: int | None = None, *, du
     if p_max > 1.0:
         raise ValueError(f"{fn}: max_rate * dt / 1000 must be <= 1 (a probability per step), got "
                          f"max_rate={max_rate} Hz, dt={dt} ms -> {p_max}")
-    if bool(((intensity < 0) | (intensity > 1)).any()):
-        raise ValueError(f"{fn}: intensity must lie in [0, 1], got values in "
-                         f"[{intensity.min().item()}, {intensity.max().item()}]")
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{fn}: intensity must lie in [0, 1], got values in [{lo}, {hi}]")
     if generator is not None:
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -309,9 +315,12 @@ class PoissonEncoder(nn.Module):
 
     def __init__(self, time_steps: int, max_rate: float = POISSON_MAX_RATE, dt: float = POISSON_DT) -> None:
         super().__init__()
-        self.time_steps = check_int("PoissonEncoder", "time_steps", time_steps, minimum=1)
+        self.time_steps = check_int("PoissonEncoder", "time_steps", time_steps, minimum=1, maximum=_MAX_STEPS)
         self.max_rate = check_real("PoissonEncoder", "max_rate", max_rate, minimum=0.0)
         self.dt = check_real("PoissonEncoder", "dt", dt, minimum=0.0, strict_min=True)
+        if self.max_rate * self.dt / 1000.0 > 1.0:
+            raise ValueError(f"PoissonEncoder: max_rate * dt / 1000 must be <= 1 (a probability per step), got "
+                             f"max_rate={self.max_rate} Hz, dt={self.dt} ms")
 
     def forward(self, intensity: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Encode ``intensity`` ``[batch, *]`` as ``[batch, time, *]`` spikes."""
@@ -377,7 +386,7 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
     """
     fn = "dvs_events"
     check_tensor(fn, "frames", frames, ndim=(4, 5), axes="[batch, time, height, width] or "
-                 "[batch, time, 1, height, width]")
+                 "[batch, time, 1, height, width]", finite=False)
     check_float(fn, "frames", frames)
     if frames.dim() == 5:
         if frames.shape[2] != 1:
@@ -385,9 +394,17 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
         frames = frames[:, :, 0]
     threshold = check_real(fn, "threshold", threshold, minimum=0.0, strict_min=True)
     eps = check_real(fn, "eps", eps, minimum=0.0, strict_min=True)
-    if bool((frames < 0).any()):
-        raise ValueError(f"{fn}: frames must be non-negative intensities, got minimum {frames.min().item()}")
-    log_i = torch.log(frames + eps)
+    lo, hi = value_range(fn, "frames", frames)
+    if lo < 0:
+        raise ValueError(f"{fn}: frames must be non-negative intensities, got minimum {lo}")
+    work = torch.float32 if frames.dtype in HALF_DTYPES else frames.dtype  # logs of float16 in float32
+    if not hi + eps < torch.finfo(work).max:
+        raise ValueError(f"{fn}: frames + eps reaches {hi + eps:.3g}, beyond the largest {work}; "
+                         "scale the frames or eps down")
+    if torch.finfo(work).tiny > eps:
+        raise ValueError(f"{fn}: eps={eps!r} is below the smallest normal {work} ({torch.finfo(work).tiny:.3g}); "
+                         "the log of a dark pixel would be -inf")
+    log_i = torch.log(frames.to(work) + eps)
     ref = log_i[:, 0]
     out = torch.zeros(frames.shape[0], frames.shape[1], 2, *frames.shape[2:], dtype=frames.dtype,
                       device=frames.device)
@@ -484,8 +501,9 @@ def wave_to_times(spikes: torch.Tensor) -> torch.Tensor:
     """
     fn = "wave_to_times"
     _check_wave(fn, "spikes", spikes, 2, "[batch, time, ...]")
-    if spikes.is_complex() or spikes.layout != torch.strided:
-        raise TypeError(f"{fn}: spikes must be a dense real tensor, got {spikes.dtype} {spikes.layout}")
+    if spikes.shape[1] > MAX_TIME_STEPS:
+        raise ValueError(f"{fn}: spikes has {spikes.shape[1]} time steps, expected at most {MAX_TIME_STEPS} "
+                         "(uint8 first-spike times)")
     steps = _check_steps(fn, spikes.shape[1])
     s = spikes if spikes.dtype in (torch.bool, torch.uint8) else spikes.detach()
     if s.dtype != torch.bool:
@@ -533,10 +551,10 @@ def times_to_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = tor
     check_tensor(fn, "times", times, axes="[batch, ...]", finite=False)
     if times.dim() < 1:
         raise ValueError(f"{fn}: times must have a batch axis, got shape {tuple(times.shape)}")
-    if times.dtype not in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
+    if times.dtype not in INT_DTYPES:
         raise TypeError(f"{fn}: times must be an integer tensor (uint8 first-spike times), got {times.dtype}")
     steps = _check_steps(fn, time_steps)
-    if dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES + SPIKE_DTYPES:
         raise TypeError(f"{fn}: dtype must be a floating-point dtype, torch.uint8 or torch.bool, got {dtype!r}")
     lo, hi = torch.aminmax(times.reshape(-1).long())
     if int(lo) < 0 or int(hi) > steps:

@@ -17,14 +17,15 @@ SpykeTorch-style per-sample Python lists of ``(feature, row, col)`` tuples.
 """
 from __future__ import annotations
 
-from numbers import Real
+import math
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
+from ._checks import (HALF_DTYPES, INT_DTYPES, check_bool, check_float, check_int, check_real, check_same_device,
+                      check_sum_bound, check_tensor, value_range)
 
 __all__ = ["fire", "fire_", "threshold", "threshold_", "pointwise_inhibition", "feature_inhibition",
            "feature_inhibition_", "k_winners", "winners_to_lists", "Fire", "KWTA",
@@ -42,21 +43,34 @@ def _check_potentials(fn: str, potentials, name: str = "potentials") -> None:
 
 
 def _check_threshold(fn: str, threshold, potentials: torch.Tensor):
-    """Return ``threshold`` as a float or as a tensor broadcastable to ``potentials``; None stays None."""
+    """Return ``threshold`` as a float or as a finite tensor that broadcasts TO ``potentials``' shape
+    (a 0-dim tensor becomes a float); None stays None."""
     if threshold is None:
         return None
     if isinstance(threshold, torch.Tensor):
-        check_tensor(fn, "threshold", threshold)
         check_same_device(fn, potentials=potentials, threshold=threshold)
+        check_tensor(fn, "threshold", threshold)
+        if threshold.dtype == torch.bool:
+            raise TypeError(f"{fn}: threshold must be a real tensor, got {threshold.dtype}")
+        if threshold.dim() == 0:
+            return _check_threshold(fn, check_real(fn, "threshold", threshold), potentials)
         try:
-            torch.broadcast_shapes(threshold.shape, potentials.shape)
+            shape = torch.broadcast_shapes(threshold.shape, potentials.shape)
         except RuntimeError:
+            shape = None
+        if shape != potentials.shape:
             raise ValueError(f"{fn}: threshold of shape {tuple(threshold.shape)} does not broadcast to "
-                             f"potentials {tuple(potentials.shape)}") from None
-        return threshold.to(potentials.dtype)
-    if not isinstance(threshold, Real) or isinstance(threshold, bool):
+                             f"potentials {tuple(potentials.shape)} (it must not enlarge them)")
+        thr = threshold.to(potentials.dtype)
+        if thr.dtype != threshold.dtype and not bool(torch.isfinite(thr).all()):
+            raise ValueError(f"{fn}: threshold overflows potentials' dtype {potentials.dtype}")
+        return thr
+    if isinstance(threshold, (bool, str)):
         raise TypeError(f"{fn}: threshold must be a real number, a tensor or None, got {threshold!r}")
-    return check_real(fn, "threshold", threshold)
+    thr = check_real(fn, "threshold", threshold)
+    if abs(thr) > torch.finfo(potentials.dtype).max:  # beyond the dtype: nothing / everything is above it
+        thr = math.copysign(math.inf, thr)
+    return thr
 
 
 def threshold_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
@@ -127,7 +141,9 @@ def fire_(potentials: torch.Tensor, threshold=None) -> torch.Tensor:
         >>> fire_(p, 1.5).flatten()
         tensor([0., 1., 1.])
     """
-    threshold_(potentials, threshold)
+    fn = "fire_"
+    _check_potentials(fn, potentials)
+    _threshold_(potentials, _check_threshold(fn, threshold, potentials))
     return potentials.sign_()
 
 
@@ -162,9 +178,7 @@ def fire(potentials: torch.Tensor, threshold=None, return_thresholded_potentials
     """
     fn = "fire"
     _check_potentials(fn, potentials)
-    if not isinstance(return_thresholded_potentials, bool):
-        raise TypeError(f"{fn}: return_thresholded_potentials must be a bool, "
-                        f"got {return_thresholded_potentials!r}")
+    check_bool(fn, "return_thresholded_potentials", return_thresholded_potentials)
     thresholded = _thresholded(potentials.detach(), _check_threshold(fn, threshold, potentials))
     spikes = thresholded.sign()
     if return_thresholded_potentials:
@@ -229,9 +243,10 @@ def _feature_mask(fn: str, potentials: torch.Tensor, features) -> torch.Tensor:
     """Bool mask ``[batch, feature]`` of the features to inhibit."""
     batch, nfeat = potentials.shape[0], potentials.shape[2]
     if isinstance(features, torch.Tensor):
-        if features.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-            raise TypeError(f"{fn}: features must be an integer tensor, got {features.dtype}")
         check_same_device(fn, potentials=potentials, features=features)
+        check_tensor(fn, "features", features, nonempty=False)
+        if features.dtype not in INT_DTYPES:
+            raise TypeError(f"{fn}: features must be an integer tensor, got {features.dtype}")
         idx = features.long()
         if idx.dim() == 1:
             idx = idx.unsqueeze(0).expand(batch, -1)
@@ -260,7 +275,10 @@ def feature_inhibition_(potentials: torch.Tensor, features) -> torch.Tensor:
         >>> feature_inhibition_(p, [1]).flatten()
         tensor([1., 0., 1.])
     """
-    fn = "feature_inhibition_"
+    return _feature_inhibition_("feature_inhibition_", potentials, features)
+
+
+def _feature_inhibition_(fn: str, potentials: torch.Tensor, features) -> torch.Tensor:
     _check_potentials(fn, potentials)
     mask = _feature_mask(fn, potentials, features)
     potentials.masked_fill_(mask[:, None, :, None, None], 0)
@@ -290,7 +308,7 @@ def feature_inhibition(potentials: torch.Tensor, features) -> torch.Tensor:
                 [1., 0., 0.]])
     """
     _check_potentials("feature_inhibition", potentials)
-    return feature_inhibition_(potentials.clone(), features)
+    return _feature_inhibition_("feature_inhibition", potentials.clone(), features)
 
 
 def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
@@ -299,7 +317,8 @@ def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
 
     For each sample, every neuron gets the score
     ``n * (p_first + T * max(spikes * p_first))`` (computed in SpykeTorch's order, in the
-    potentials' dtype, so ties and ordering match exactly), where ``n`` is its number of spiking
+    potentials' dtype -- float32 for float16/bfloat16 potentials, whose scores overflow -- so ties
+    and ordering match exactly), where ``n`` is its number of spiking
     steps and ``p_first`` its potential at the first-spike step ``T - n`` (clamped to ``T - 1``).
     So an earlier first spike always wins and, among equal first-spike times, the larger
     potential. Winners are picked one at a time (exact ties -> lowest flat index in
@@ -335,26 +354,39 @@ def k_winners(potentials: torch.Tensor, k: int = 1, inhibition_radius: int = 0,
                  [-1, -1, -1]]])
     """
     fn = "k_winners"
-    _check_potentials(fn, potentials)
+    check_same_device(fn, potentials=potentials, spikes=spikes)
+    check_tensor(fn, "potentials", potentials, ndim=5, axes=WAVE_AXES, finite=False)
+    check_float(fn, "potentials", potentials)
+    lo, hi = value_range(fn, "potentials", potentials)
     batch, steps, nfeat, height, width = potentials.shape
     k = check_int(fn, "k", k, minimum=1, maximum=nfeat * height * width)
     radius = check_int(fn, "inhibition_radius", inhibition_radius, minimum=0)
+    # float16/bfloat16 scores overflow and round ties differently: they are computed in float32
+    work = torch.float32 if potentials.dtype in HALF_DTYPES else potentials.dtype
+    spike_max = 1.0
     if spikes is None:
         spikes = potentials.sign()
     else:
-        check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES)
-        check_same_device(fn, potentials=potentials, spikes=spikes)
+        check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES, finite=False)
         if spikes.shape != potentials.shape:
             raise ValueError(f"{fn}: spikes must have the shape of potentials {tuple(potentials.shape)}, "
                              f"got {tuple(spikes.shape)}")
         if spikes.is_floating_point() and spikes.dtype != potentials.dtype:
             raise TypeError(f"{fn}: spikes must have the dtype of potentials ({potentials.dtype}), "
                             f"got {spikes.dtype}")
+        s_lo, s_hi = value_range(fn, "spikes", spikes)
+        spike_max = max(abs(s_lo), abs(s_hi))
         spikes = spikes.to(potentials.dtype)
+    # |score| <= T * max|s| * (max|p| + T * max|s| * max|p|)
+    p_max = max(abs(lo), abs(hi))
+    check_sum_bound(fn, steps * spike_max * (p_max + steps * spike_max * p_max), work,
+                    "the k-WTA scores (time steps x spikes x potentials)")
+    if work != potentials.dtype:
+        potentials, spikes = potentials.to(work), spikes.to(work)
     device = potentials.device
     # --- score, in SpykeTorch's arithmetic order, a few samples at a time ---------------------
     # (the [chunk, T, F, H, W] temporaries stay in cache instead of a [B, T, F, H, W] one)
-    total = torch.empty(batch, nfeat * height * width, dtype=potentials.dtype, device=device)
+    total = torch.empty(batch, nfeat * height * width, dtype=work, device=device)
     chunk = max(1, _CHUNK_ELEMENTS // potentials[0].numel())
     for lo in range(0, batch, chunk):
         hi = min(lo + chunk, batch)
@@ -393,6 +425,25 @@ def _scores(potentials: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
     return truncated.sum(dim=1)
 
 
+def _check_winner_rows(fn: str, name: str, winners: torch.Tensor, limits=None) -> None:
+    """Every row of the integer ``winners`` ``[batch, k, 3]`` is either padding (all ``-1``) or a
+    winner with all three entries ``>= 0`` (and below ``limits = (features, rows, cols)`` if given):
+    a half-padded row such as ``(3, -1, 0)`` would otherwise be read as row 0. One pass."""
+    if winners.numel() == 0:
+        return
+    w = winners.long()
+    pad = (w == -1).all(-1)
+    ok = (w >= 0).all(-1)
+    if limits is not None:
+        ok &= (w < torch.tensor(limits, device=w.device)).all(-1)
+    bad = ~(pad | ok)
+    if bool(bad.any()):
+        b, i = (int(v) for v in bad.nonzero()[0])
+        within = "" if limits is None else f" below {tuple(limits)}"
+        raise ValueError(f"{fn}: every row of {name} must be a winner (feature, row, col) >= 0{within} or "
+                         f"padding (-1, -1, -1), got {w[b, i].tolist()} at [{b}, {i}]")
+
+
 def winners_to_lists(winners: torch.Tensor) -> list[list[tuple[int, int, int]]]:
     r"""Convert batched winners to per-sample Python lists of ``(feature, row, col)`` tuples.
 
@@ -412,10 +463,12 @@ def winners_to_lists(winners: torch.Tensor) -> list[list[tuple[int, int, int]]]:
         >>> winners_to_lists(torch.tensor([[[2, 0, 1], [-1, -1, -1]], [[-1, -1, -1], [-1, -1, -1]]]))
         [[(2, 0, 1)], []]
     """
-    check_tensor("winners_to_lists", "winners", winners, ndim=3, axes="[batch, k, 3]", nonempty=False)
-    if winners.shape[-1] != 3 or winners.is_floating_point():
-        raise ValueError(f"winners_to_lists: winners must be an integer tensor [batch, k, 3], "
+    fn = "winners_to_lists"
+    check_tensor(fn, "winners", winners, ndim=3, axes="[batch, k, 3]", nonempty=False)
+    if winners.dtype not in INT_DTYPES or winners.shape[-1] != 3:
+        raise ValueError(f"{fn}: winners must be an integer tensor [batch, k, 3], "
                          f"got {winners.dtype} {tuple(winners.shape)}")
+    _check_winner_rows(fn, "winners", winners)
     return [[tuple(int(v) for v in row) for row in sample if row[0] >= 0] for sample in winners.tolist()]
 
 
@@ -442,7 +495,8 @@ class Fire(nn.Module):
         if threshold is not None:
             threshold = torch.tensor(check_real("Fire", "threshold", threshold))
         self.register_buffer("threshold", threshold)
-        self.return_thresholded_potentials = bool(return_thresholded_potentials)
+        self.return_thresholded_potentials = check_bool("Fire", "return_thresholded_potentials",
+                                                        return_thresholded_potentials)
 
     def forward(self, potentials: torch.Tensor):
         return fire(potentials, self.threshold, self.return_thresholded_potentials)
@@ -492,6 +546,7 @@ class KWTA(nn.Module):
 def _check_times_pot(fn: str, first, potentials, time_steps, engine):
     from .layers import _check_engine, _check_times
     engine = _check_engine(fn, engine)
+    check_same_device(fn, first=first, potentials=potentials)
     steps = _check_times(fn, "first", first, time_steps)
     check_tensor(fn, "potentials", potentials, ndim=4, axes="[batch, feature, height, width]")
     if potentials.dtype not in (torch.float32, torch.float64):
@@ -500,8 +555,8 @@ def _check_times_pot(fn: str, first, potentials, time_steps, engine):
         raise ValueError(f"{fn}: potentials must have the shape of first {tuple(first.shape)}, "
                          f"got {tuple(potentials.shape)}")
     if bool(((potentials <= 0) & (first < steps)).any()):
-        raise ValueError(f"{fn}: every spiking neuron (first < time_steps) needs a positive potential at its "
-                         f"first spike (thresholds >= 0, weights >= 0)")
+        raise ValueError(f"{fn}: potentials must be > 0 where first < time_steps (every spiking neuron has a "
+                         f"positive potential at its first spike: thresholds >= 0, weights >= 0)")
     return engine, steps
 
 

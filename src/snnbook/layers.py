@@ -1,6 +1,7 @@
 """Spiking convolution, pooling and padding on batched spike-waves.
 
-Chapter: Spiking layers (book/layers.md).
+Chapter: Competition and STDP (book/competition.md); the whole network that stacks them is in
+A deep network that learns with spikes (book/mozafari2019.md).
 
 All functions take ``[batch, time, channel, height, width]`` tensors and treat every
 ``(batch, time)`` pair as an independent image, exactly as SpykeTorch treats its time axis as the
@@ -10,14 +11,14 @@ monotone potentials, and max pooling passes on the earliest spike in each window
 """
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
+from ._checks import (HALF_DTYPES, check_bool, check_float, check_int, check_real, check_same_device,
+                      check_sum_bound, check_tensor, value_range)
 
 __all__ = ["conv", "pool", "pad", "Convolution", "Pooling", "conv_fire_times", "pool_times", "pad_times",
            "WEIGHT_MEAN", "WEIGHT_STD"]
@@ -32,7 +33,7 @@ WEIGHT_STD = 0.02
 
 def _pair(fn: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     """Turn an int or a pair of ints into a checked ``(height, width)`` tuple."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if not isinstance(value, (tuple, list, str)):
         v = check_int(fn, name, value, minimum=minimum)
         return v, v
     if isinstance(value, (tuple, list)) and len(value) == 2:
@@ -94,13 +95,11 @@ def conv(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         True
     """
     fn = "conv"
+    check_same_device(fn, spikes=spikes, weight=weight)
     check_tensor(fn, "weight", weight, ndim=4, axes="[out_channels, in_channels, kh, kw]")
     check_float(fn, "weight", weight)
-    check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES)
-    check_same_device(fn, spikes=spikes, weight=weight)
-    if not spikes.is_floating_point():
-        spikes = spikes.to(weight.dtype)
-    elif spikes.dtype != weight.dtype:
+    check_tensor(fn, "spikes", spikes, ndim=5, axes=WAVE_AXES, finite=False)
+    if spikes.is_floating_point() and spikes.dtype != weight.dtype:
         raise TypeError(f"{fn}: spikes must have the dtype of weight ({weight.dtype}), got {spikes.dtype}")
     if spikes.shape[2] != weight.shape[1]:
         raise ValueError(f"{fn}: spikes has {spikes.shape[2]} channels (shape {tuple(spikes.shape)}), "
@@ -109,7 +108,16 @@ def conv(spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if kh > spikes.shape[-2] or kw > spikes.shape[-1]:
         raise ValueError(f"{fn}: weight kernel ({kh}, {kw}) is larger than the spikes' image "
                          f"{tuple(spikes.shape[-2:])}")
+    lo, hi = value_range(fn, "spikes", spikes)
+    work = torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype  # float16 sums in float32
+    check_sum_bound(fn, max(abs(lo), abs(hi)) * float(weight.detach().abs().sum(dim=(1, 2, 3)).max()), work,
+                    "the potentials (|spikes| times the summed |weight| of a kernel)")
     b, t = spikes.shape[:2]
+    if work != weight.dtype:
+        out = F.conv2d(_fold(spikes).to(work), weight.to(work)).to(weight.dtype)
+        return _unfold_bt(out, b, t)
+    if not spikes.is_floating_point():
+        spikes = spikes.to(weight.dtype)
     return _unfold_bt(F.conv2d(_fold(spikes), weight), b, t)
 
 
@@ -178,6 +186,14 @@ def pad(x: torch.Tensor, padding: Sequence[int], value: float = 0.0) -> torch.Te
         raise TypeError(f"{fn}: padding must be a tuple (left, right, top, bottom) of 4 ints, got {padding!r}")
     pads = tuple(check_int(fn, "padding", v, minimum=0) for v in padding)
     value = check_real(fn, "value", value)
+    if x.is_floating_point():
+        if abs(value) > torch.finfo(x.dtype).max:
+            raise ValueError(f"{fn}: value={value!r} overflows x's dtype {x.dtype}")
+    elif x.dtype == torch.bool:
+        if value not in (0.0, 1.0):
+            raise ValueError(f"{fn}: value must be 0 or 1 for a bool x, got value={value!r}")
+    elif value != int(value) or not torch.iinfo(x.dtype).min <= value <= torch.iinfo(x.dtype).max:
+        raise ValueError(f"{fn}: value={value!r} is not an integer in the range of x's dtype {x.dtype}")
     return F.pad(x, pads, mode="constant", value=value)
 
 
@@ -224,17 +240,24 @@ class Convolution(nn.Module):
     def reset_weight(self, weight_mean: float = WEIGHT_MEAN, weight_std: float = WEIGHT_STD,
                      generator: torch.Generator | None = None) -> None:
         """Draw the weights again from ``N(weight_mean, weight_std)``."""
-        mean = check_real("Convolution.reset_weight", "weight_mean", weight_mean)
-        std = check_real("Convolution.reset_weight", "weight_std", weight_std, minimum=0.0)
+        fn = "Convolution.reset_weight"
+        mean = check_real(fn, "weight_mean", weight_mean)
+        std = check_real(fn, "weight_std", weight_std, minimum=0.0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
         with torch.no_grad():
             w = torch.empty(self.weight.shape, dtype=self.weight.dtype)
             w.normal_(mean, std, generator=generator)
+            if not bool(torch.isfinite(w).all()):
+                raise ValueError(f"{fn}: weight_mean={mean!r}, weight_std={std!r} draw weights that overflow "
+                                 f"{w.dtype}")
             self.weight.copy_(w)
 
     def load_weight(self, weight: torch.Tensor) -> None:
         """Copy ``weight`` (shape ``[out_channels, in_channels, kh, kw]``) into the layer."""
         check_tensor("Convolution.load_weight", "weight", weight, ndim=4,
                      axes="[out_channels, in_channels, kh, kw]")
+        check_float("Convolution.load_weight", "weight", weight)
         if weight.shape != self.weight.shape:
             raise ValueError(f"Convolution.load_weight: weight must have shape {tuple(self.weight.shape)}, "
                              f"got {tuple(weight.shape)}")
@@ -305,7 +328,7 @@ def _check_times(fn: str, name: str, times, time_steps) -> int:
     if times.device.type != "cpu":
         raise ValueError(f"{fn}: the event-driven functions run on the CPU, got {name} on {times.device}")
     steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=MAX_TIME_STEPS)
-    if int(times.max()) > steps:
+    if times.numel() and int(times.max()) > steps:
         raise ValueError(f"{fn}: {name} must lie in [0, time_steps={steps}], got maximum {int(times.max())}")
     return steps
 
@@ -353,11 +376,12 @@ def conv_fire_times(times: torch.Tensor, weight: torch.Tensor, threshold: float 
     """
     fn = "conv_fire_times"
     engine = _check_engine(fn, engine)
+    check_same_device(fn, times=times, weight=weight)
     steps = _check_times(fn, "times", times, time_steps)
     check_tensor(fn, "weight", weight, ndim=4, axes="[out_channels, in_channels, kh, kw]")
     if weight.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{fn}: weight must be float32 or float64, got {weight.dtype}")
-    check_same_device(fn, times=times, weight=weight)
+        raise TypeError(f"{fn}: weight must be float32 or float64 (the engine sums exactly in float64 and "
+                        f"rounds once), got {weight.dtype}")
     if times.shape[1] != weight.shape[1]:
         raise ValueError(f"{fn}: times has {times.shape[1]} channels, expected in_channels={weight.shape[1]} "
                          f"of weight {tuple(weight.shape)}")
@@ -369,8 +393,7 @@ def conv_fire_times(times: torch.Tensor, weight: torch.Tensor, threshold: float 
                          f"{float(weight.min())}; use conv and fire on dense waves for signed weights")
     if threshold is not None:
         threshold = check_real(fn, "threshold", threshold, minimum=0.0)
-    if not isinstance(return_last, bool):
-        raise TypeError(f"{fn}: return_last must be a bool, got {return_last!r}")
+    check_bool(fn, "return_last", return_last)
     if engine == "event":
         from . import _engine
         first, pot, last = _engine.conv_fire(times, steps, weight.detach(), threshold, return_last)

@@ -23,13 +23,12 @@ Waves are ``[batch, time, *]``; the spike output is NOT cumulative (a 1 at each 
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Callable, NamedTuple, Union
 
 import torch
 from torch import nn
 
-from ._checks import check_float, check_tensor
+from ._checks import check_bool, check_finite_result, check_float, check_real, check_representable, check_tensor
 
 __all__ = [
     "DT", "IF_V_RESET", "IF_V_THRESHOLD", "LIF_TAU_MEM", "LIF_V_REST", "LIF_V_RESET", "LIF_V_THRESHOLD",
@@ -164,25 +163,21 @@ _POSITIVE = {"tau_mem", "dt", "tau_theta"}
 _NON_NEGATIVE = {"refractory", "theta_plus"}
 
 
-def _check_params(fn: str, params, expected: tuple) -> None:
+def _check_params(fn: str, params, expected: tuple, like: torch.Tensor | None = None) -> None:
+    """Check every field of ``params``: a real number, numpy scalar or 0-dim real tensor (module
+    buffers), finite (``tau_mem`` and ``tau_theta`` may be ``inf``), ``> 0`` for time constants and
+    ``dt``, ``>= 0`` for ``refractory`` and ``theta_plus``; tensors on ``like``'s device."""
     if not isinstance(params, expected):
         names = " or ".join(t.__name__ for t in expected)
         raise TypeError(f"{fn}: params must be {names}, got {type(params).__name__}")
     for name, value in params._asdict().items():
-        if isinstance(value, torch.Tensor):
-            if value.dim() != 0:
-                raise ValueError(f"{fn}: params.{name} must be a number or a 0-dim tensor, got shape "
-                                 f"{tuple(value.shape)}")
-            continue  # tensor-valued parameters (module buffers) are checked where they are set
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"{fn}: params.{name} must be a real number, got {value!r} ({type(value).__name__})")
-        value = float(value)
-        if math.isnan(value) or (math.isinf(value) and name != "tau_mem" and name != "tau_theta"):
-            raise ValueError(f"{fn}: params.{name} must be finite, got {name}={value!r}")
-        if name in _POSITIVE and not value > 0:
-            raise ValueError(f"{fn}: params.{name} must be > 0 (ms), got {name}={value!r}")
-        if name in _NON_NEGATIVE and value < 0:
-            raise ValueError(f"{fn}: params.{name} must be >= 0, got {name}={value!r}")
+        if isinstance(value, torch.Tensor) and like is not None and value.device != like.device:
+            raise ValueError(f"{fn}: params.{name} is on {value.device}, expected the input's device {like.device}")
+        v = check_real(fn, f"params.{name}", value, allow_inf=name in ("tau_mem", "tau_theta"),
+                       minimum=0.0 if name in _POSITIVE or name in _NON_NEGATIVE else None,
+                       strict_min=name in _POSITIVE)
+        if like is not None and math.isfinite(v):
+            check_representable(fn, f"params.{name}", v, like.dtype)
 
 
 def _decay(dt: Number, tau: Number) -> Number:
@@ -198,16 +193,20 @@ def _check_input(fn: str, x) -> None:
 
 
 def _check_state(fn: str, x: torch.Tensor, state, expected) -> None:
+    """A passed-in state: the right NamedTuple of finite tensors with ``x``'s shape, dtype and device."""
     if not isinstance(state, expected):
         raise TypeError(f"{fn}: state must be {expected.__name__}, got {type(state).__name__}")
     for name, t in state._asdict().items():
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{fn}: state.{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.device != x.device:
+            raise ValueError(f"{fn}: state.{name} is on {t.device}, expected input_current's device {x.device}")
+        check_tensor(fn, f"state.{name}", t, axes="[batch, *]", nonempty=False)
         if t.shape != x.shape:
             raise ValueError(f"{fn}: input_current has shape {tuple(x.shape)}, expected {tuple(t.shape)} "
                              f"(the shape of state.{name})")
-        if t.device != x.device:
-            raise ValueError(f"{fn}: state.{name} is on {t.device}, expected input_current's device {x.device}")
+        if t.dtype != x.dtype:
+            raise TypeError(f"{fn}: state.{name} has dtype {t.dtype}, expected input_current's dtype {x.dtype}")
 
 
 def init_state(x: torch.Tensor, params: Params = LIFParameters()) -> State:
@@ -234,8 +233,10 @@ def init_state(x: torch.Tensor, params: Params = LIFParameters()) -> State:
     """
     fn = "init_state"
     check_tensor(fn, "x", x, axes="[batch, *]", finite=False)
+    if x.dim() == 0:
+        raise ValueError(f"{fn}: x must have a batch axis [batch, *], got a 0-dim tensor")
     check_float(fn, "x", x)
-    _check_params(fn, params, (IFParameters, LIFParameters, AdaptiveLIFParameters))
+    _check_params(fn, params, (IFParameters, LIFParameters, AdaptiveLIFParameters), x)
     v0 = params.v_reset if isinstance(params, IFParameters) else params.v_rest
     v = torch.zeros_like(x) + v0
     refractory = torch.zeros_like(x)
@@ -260,6 +261,12 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
         >>> heaviside(torch.tensor([-1.0, 0.0, 0.5])).tolist()
         [0.0, 0.0, 1.0]
     """
+    check_tensor("heaviside", "x", x, nonempty=False)
+    return _heaviside(x)
+
+
+def _heaviside(x: torch.Tensor) -> torch.Tensor:
+    """:func:`heaviside` without the check: the spike function of the time loops."""
     return (x > 0).to(x.dtype)
 
 
@@ -281,8 +288,8 @@ def _generic_step(x, v, refractory, params, threshold, leak_decay, v_rest, spike
 
 
 def _check_spike_fn(fn: str, spike_fn):
-    if spike_fn is None:
-        return heaviside
+    if spike_fn is None or spike_fn is heaviside:
+        return _heaviside
     if not callable(spike_fn):
         raise TypeError(f"{fn}: spike_fn must be callable (e.g. fast_sigmoid()), got {type(spike_fn).__name__}")
     return spike_fn
@@ -316,11 +323,16 @@ def if_step(input_current: torch.Tensor, state: LIFState, params: IFParameters =
     """
     fn = "if_step"
     _check_input(fn, input_current)
-    _check_params(fn, params, (IFParameters,))
+    _check_params(fn, params, (IFParameters,), input_current)
     _check_state(fn, input_current, state, LIFState)
     spike_fn = _check_spike_fn(fn, spike_fn)
     z, v, r = _generic_step(input_current, state.v, state.refractory, params, params.v_threshold, None, None, spike_fn)
+    _check_potential(fn, v)
     return z, LIFState(v, r)
+
+
+def _check_potential(fn: str, v: torch.Tensor) -> None:
+    check_finite_result(fn, v, "the membrane potential", "input_current (or the state, params) too large")
 
 
 def lif_step(input_current: torch.Tensor, state: LIFState, params: LIFParameters = LIFParameters(),
@@ -353,12 +365,13 @@ def lif_step(input_current: torch.Tensor, state: LIFState, params: LIFParameters
     """
     fn = "lif_step"
     _check_input(fn, input_current)
-    _check_params(fn, params, (LIFParameters,))
+    _check_params(fn, params, (LIFParameters,), input_current)
     _check_state(fn, input_current, state, LIFState)
     spike_fn = _check_spike_fn(fn, spike_fn)
     beta = _decay(params.dt, params.tau_mem)
     z, v, r = _generic_step(input_current, state.v, state.refractory, params, params.v_threshold, beta,
                             params.v_rest, spike_fn)
+    _check_potential(fn, v)
     return z, LIFState(v, r)
 
 
@@ -402,13 +415,15 @@ def adaptive_lif_step(input_current: torch.Tensor, state: AdaptiveLIFState,
     """
     fn = "adaptive_lif_step"
     _check_input(fn, input_current)
-    _check_params(fn, params, (AdaptiveLIFParameters,))
+    _check_params(fn, params, (AdaptiveLIFParameters,), input_current)
     _check_state(fn, input_current, state, AdaptiveLIFState)
     spike_fn = _check_spike_fn(fn, spike_fn)
-    if not isinstance(adapt, bool):
-        raise TypeError(f"{fn}: adapt must be a bool, got {adapt!r}")
-    return _adaptive_core(input_current, state, params, spike_fn, adapt, _decay(params.dt, params.tau_mem),
-                          _decay(params.dt, params.tau_theta))
+    check_bool(fn, "adapt", adapt)
+    z, new = _adaptive_core(input_current, state, params, spike_fn, adapt, _decay(params.dt, params.tau_mem),
+                            _decay(params.dt, params.tau_theta))
+    _check_potential(fn, new.v)
+    check_finite_result(fn, new.theta, "the threshold increment theta", "theta_plus is too large")
+    return z, new
 
 
 def simulate(currents: torch.Tensor, params: Params = LIFParameters(), state: State | None = None,
@@ -448,10 +463,10 @@ def simulate(currents: torch.Tensor, params: Params = LIFParameters(), state: St
     if currents.dim() < 2:
         raise ValueError(f"{fn}: currents must have at least 2 dimensions [batch, time, *], got shape "
                          f"{tuple(currents.shape)}")
-    _check_params(fn, params, (IFParameters, LIFParameters, AdaptiveLIFParameters))
+    _check_params(fn, params, (IFParameters, LIFParameters, AdaptiveLIFParameters), currents)
     spike_fn = _check_spike_fn(fn, spike_fn)
-    if not isinstance(adapt, bool):
-        raise TypeError(f"{fn}: adapt must be a bool, got {adapt!r}")
+    check_bool(fn, "adapt", adapt)
+    check_bool(fn, "return_state", return_state)
     x0 = currents[:, 0]
     adaptive = isinstance(params, AdaptiveLIFParameters)
     if state is None:
@@ -476,6 +491,9 @@ def simulate(currents: torch.Tensor, params: Params = LIFParameters(), state: St
             spikes.append(z)
             voltages.append(v)
     out = (torch.stack(spikes, 1), torch.stack(voltages, 1))
+    _check_potential(fn, out[1])
+    if adaptive:
+        check_finite_result(fn, state.theta, "the threshold increment theta", "theta_plus is too large")
     return out + (state,) if return_state else out
 
 
@@ -563,6 +581,13 @@ class SurrogateSpike:
     """
 
     def __init__(self, function, name: str, param_name: str, value: float) -> None:
+        if not (isinstance(function, type) and issubclass(function, torch.autograd.Function)):
+            raise TypeError(f"SurrogateSpike: function must be a torch.autograd.Function subclass "
+                            f"(FastSigmoidSpike or ArctanSpike), got {function!r}")
+        for arg, text in (("name", name), ("param_name", param_name)):
+            if not isinstance(text, str):
+                raise TypeError(f"SurrogateSpike: {arg} must be a str, got {text!r}")
+        value = _positive("SurrogateSpike", "value", value)
         self.function, self.name, self.param_name, self.value = function, name, param_name, value
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -573,12 +598,7 @@ class SurrogateSpike:
 
 
 def _positive(fn: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{fn}: {name} must be a finite number > 0, got {name}={value!r}")
-    return value
+    return check_real(fn, name, value, minimum=0.0, strict_min=True)
 
 
 def fast_sigmoid(slope: float = FAST_SIGMOID_SLOPE) -> SurrogateSpike:
@@ -653,7 +673,7 @@ class _NeuronModule(nn.Module):
 
     def extra_repr(self) -> str:
         fields = ", ".join(f"{f}={getattr(self, f).item():g}" for f in self._params_cls._fields)
-        return f"{fields}, spike_fn={self.spike_fn!r}" if self.spike_fn is not heaviside else fields
+        return f"{fields}, spike_fn={self.spike_fn!r}" if self.spike_fn is not _heaviside else fields
 
 
 class IF(_NeuronModule):
@@ -729,6 +749,7 @@ class AdaptiveLIF(_NeuronModule):
 
     def reset_state(self, reset_theta: bool = False) -> None:
         """Reset potentials and refractory counters; also ``theta`` when ``reset_theta``."""
+        check_bool("AdaptiveLIF.reset_state", "reset_theta", reset_theta)
         if self.state is None or reset_theta:
             self.state = None
             return

@@ -20,13 +20,12 @@ layers is at the end (:func:`trace_step`, :func:`pair_stdp_update`, :func:`norma
 from __future__ import annotations
 
 import math
-from numbers import Real
-
 import torch
 from torch import nn
 
-from ._checks import check_float, check_int, check_real, check_same_device, check_tensor
-from .competition import k_winners
+from ._checks import (HALF_DTYPES, INT_DTYPES, check_bool, check_finite_result, check_float, check_int, check_real,
+                      check_representable, check_same_device, check_tensor, value_range)
+from .competition import _check_winner_rows, k_winners
 
 __all__ = ["pre_post_ordering", "stdp_update", "rstdp_update", "stdp_update_times", "rstdp_update_times", "reward_signal", "adapt_rstdp_rates",
            "STDP", "RSTDP", "trace_step", "pair_stdp_update", "normalize_weights",
@@ -58,9 +57,10 @@ def _check_winners(fn: str, winners, batch: int) -> torch.Tensor:
     if not isinstance(winners, torch.Tensor):
         raise TypeError(f"{fn}: winners must be a LongTensor [batch, k, 3] (from k_winners), "
                         f"got {type(winners).__name__}")
+    check_tensor(fn, "winners", winners, finite=False, nonempty=False)
     if winners.dim() != 3 or winners.shape[-1] != 3 or winners.shape[0] != batch:
         raise ValueError(f"{fn}: winners must have shape [batch={batch}, k, 3], got {tuple(winners.shape)}")
-    if winners.is_floating_point() or winners.dtype == torch.bool:
+    if winners.dtype not in INT_DTYPES:
         raise TypeError(f"{fn}: winners must be an integer tensor, got {winners.dtype}")
     return winners.long()
 
@@ -76,33 +76,33 @@ def _kernel(fn: str, kernel_size) -> tuple[int, int]:
 def _rate(fn: str, name: str, value, nfeat: int, batch: int, like: torch.Tensor) -> torch.Tensor:
     """A learning rate (real, or tensor [], [F] or [B, F]) as a [B, F] tensor in like's dtype."""
     if isinstance(value, torch.Tensor):
-        check_tensor(fn, name, value)
         check_same_device(fn, weight=like, **{name: value})
+        check_tensor(fn, name, value)
+        if value.dtype == torch.bool:
+            raise TypeError(f"{fn}: {name} must be a real tensor, got {value.dtype}")
         if value.shape not in (torch.Size([]), torch.Size([nfeat]), torch.Size([batch, nfeat])):
             raise ValueError(f"{fn}: {name} must be a scalar or have shape [{nfeat}] or [{batch}, {nfeat}], "
                              f"got {tuple(value.shape)}")
         return value.to(like.dtype).expand(batch, nfeat)
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{fn}: {name} must be a real number or a tensor, got {value!r}")
-    value = check_real(fn, name, value)
+    value = check_representable(fn, name, check_real(fn, name, value), like.dtype)
     return torch.full((batch, nfeat), value, dtype=like.dtype, device=like.device)
 
 
-def _bounds(fn: str, lower_bound, upper_bound) -> tuple[float, float]:
-    lb = check_real(fn, "lower_bound", lower_bound)
-    ub = check_real(fn, "upper_bound", upper_bound)
+def _bounds(fn: str, lower_bound, upper_bound, dtype: torch.dtype = torch.float64) -> tuple[float, float]:
+    lb = check_representable(fn, "lower_bound", check_real(fn, "lower_bound", lower_bound), dtype)
+    ub = check_representable(fn, "upper_bound", check_real(fn, "upper_bound", upper_bound), dtype)
     if lb > ub:
         raise ValueError(f"{fn}: lower_bound must be <= upper_bound, got lower_bound={lb}, upper_bound={ub}")
     return lb, ub
 
 
 def _check_stdp_inputs(fn: str, weight, input_spikes, output_spikes, winners):
+    check_same_device(fn, weight=weight, input_spikes=input_spikes, output_spikes=output_spikes,
+                      winners=winners)
     check_tensor(fn, "weight", weight, ndim=4, axes="[feature, channel, kh, kw]")
     check_float(fn, "weight", weight)
     check_tensor(fn, "input_spikes", input_spikes, ndim=5, axes=WAVE_AXES)
     check_tensor(fn, "output_spikes", output_spikes, ndim=5, axes="[batch, time, feature, height, width]")
-    check_same_device(fn, weight=weight, input_spikes=input_spikes, output_spikes=output_spikes,
-                      winners=winners)
     if input_spikes.shape[2] != weight.shape[1]:
         raise ValueError(f"{fn}: input_spikes has {input_spikes.shape[2]} channels, expected "
                          f"{weight.shape[1]} (weight {tuple(weight.shape)})")
@@ -178,8 +178,11 @@ def _ordering_checks(fn: str, input_spikes, output_spikes, winners, kernel_size,
     batch = input_spikes.shape[0]
     if output_spikes.shape[0] != batch:
         raise ValueError(f"{fn}: output_spikes has batch {output_spikes.shape[0]}, expected {batch}")
-    winners = _check_winners(fn, winners, batch)
+    if output_spikes.shape[1] != input_spikes.shape[1]:
+        raise ValueError(f"{fn}: output_spikes has {output_spikes.shape[1]} time steps, expected "
+                         f"{input_spikes.shape[1]} (the time steps of input_spikes)")
     check_same_device(fn, input_spikes=input_spikes, output_spikes=output_spikes, winners=winners)
+    winners = _check_winners(fn, winners, batch)
     kh, kw = _kernel(fn, kernel_size)
     _, _, nfeat, oh, ow = output_spikes.shape
     if kh > input_spikes.shape[-2] or kw > input_spikes.shape[-1]:
@@ -187,14 +190,25 @@ def _ordering_checks(fn: str, input_spikes, output_spikes, winners, kernel_size,
     if oh + kh - 1 > input_spikes.shape[-2] or ow + kw - 1 > input_spikes.shape[-1]:
         raise ValueError(f"{fn}: output_spikes {(oh, ow)} with kernel_size {(kh, kw)} needs an input of at "
                          f"least {(oh + kh - 1, ow + kw - 1)}, got {tuple(input_spikes.shape[-2:])}")
-    if winners.numel() and bool(((winners >= torch.tensor([nfeat, oh, ow], device=winners.device))
-                                 | (winners < -1)).any()):
-        raise ValueError(f"{fn}: winners must lie in [0, {(nfeat - 1, oh - 1, ow - 1)}] or be -1 padding")
+    _check_winner_rows(fn, "winners", winners, (nfeat, oh, ow))
     return winners, kh, kw
 
 
-def _sequential_update(weight, ordering, winners, a_ltp, a_ltd, use_stabilizer, lb, ub, skip=None):
-    """Apply the per-sample updates in batch order. a_ltp/a_ltd are [B, F]; skip is [B] bool or None."""
+def _stabilizer_overflows(weight: torch.Tensor, lb: float, ub: float, *rates: torch.Tensor) -> bool:
+    """Whether ``a * (W - lb) * (ub - W)`` can overflow ``weight``'s dtype (weights far outside the
+    bounds): then ``0 * inf`` would give NaN instead of the documented clamp. One pass over ``weight``."""
+    lo, hi = value_range("stdp", "weight", weight)
+    big = max(abs(lo), abs(hi))
+    rate = max(float(r.abs().max()) for r in rates) if rates else 1.0
+    return not (big + abs(lb)) * (big + abs(ub)) * max(rate, 1.0) < torch.finfo(weight.dtype).max / 4
+
+
+def _sequential_update(weight, ordering, winners, a_ltp, a_ltd, use_stabilizer, lb, ub, skip=None,
+                       guard: bool = False):
+    """Apply the per-sample updates in batch order. a_ltp/a_ltd are [B, F]; skip is [B] bool or None.
+
+    ``guard`` (weights far outside the bounds, see :func:`_stabilizer_overflows`): a zero rate
+    times an infinite stabiliser term counts as no change, so such weights are clamped as documented."""
     nfeat = weight.shape[0]
     batch, k = winners.shape[:2]
     f = winners[..., 0]
@@ -221,6 +235,8 @@ def _sequential_update(weight, ordering, winners, a_ltp, a_ltd, use_stabilizer, 
             torch.sub(ub, w, out=other)
             delta.mul_(other)
             torch.mul(lr[b], delta, out=delta)
+            if guard:
+                torch.nan_to_num(delta, nan=0.0, posinf=float("inf"), neginf=float("-inf"), out=delta)
             new = torch.add(w, delta, out=other)
         else:
             new = torch.add(w, lr[b], out=other)
@@ -280,17 +296,18 @@ def stdp_update(weight: torch.Tensor, input_spikes: torch.Tensor, output_spikes:
     """
     fn = "stdp_update"
     _check_stdp_inputs(fn, weight, input_spikes, output_spikes, winners)
-    if not isinstance(use_stabilizer, bool):
-        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    check_bool(fn, "use_stabilizer", use_stabilizer)
+    lb, ub = _bounds(fn, lower_bound, upper_bound, weight.dtype)
     batch, nfeat = input_spikes.shape[0], weight.shape[0]
     ltp = _rate(fn, "a_ltp", a_ltp, nfeat, batch, weight)
     ltd = _rate(fn, "a_ltd", a_ltd, nfeat, batch, weight)
     winners = _check_winners(fn, winners, batch)
     with torch.no_grad():
         winners, kh, kw = _ordering_checks(fn, input_spikes, output_spikes, winners, weight.shape[-2:], finite=False)
+        guard = use_stabilizer and _stabilizer_overflows(weight, lb, ub, ltp, ltd)
         ordering = _ordering(input_spikes, output_spikes, winners, kh, kw)
-        return _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer, lb, ub)
+        return check_finite_result(fn, _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer,
+                                                          lb, ub, guard=guard), "the updated weight")
 
 
 def _pair_rates(fn: str, name: str, pair):
@@ -339,15 +356,12 @@ def rstdp_update(weight: torch.Tensor, input_spikes: torch.Tensor, output_spikes
         tensor([0.5040])
     """
     fn = "rstdp_update"
+    check_same_device(fn, weight=weight, reward=reward)
     _check_stdp_inputs(fn, weight, input_spikes, output_spikes, winners)
     batch, nfeat = input_spikes.shape[0], weight.shape[0]
-    check_tensor(fn, "reward", reward, ndim=1, axes="[batch]")
-    check_same_device(fn, weight=weight, reward=reward)
-    if reward.shape[0] != batch:
-        raise ValueError(f"{fn}: reward must have shape [batch={batch}], got {tuple(reward.shape)}")
-    if not isinstance(use_stabilizer, bool):
-        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    _check_reward(fn, reward, batch)
+    check_bool(fn, "use_stabilizer", use_stabilizer)
+    lb, ub = _bounds(fn, lower_bound, upper_bound, weight.dtype)
     r_ltp, r_ltd = _pair_rates(fn, "reward_rate", reward_rate)
     p_ltp, p_ltd = _pair_rates(fn, "punish_rate", punish_rate)
     r_ltp = _rate(fn, "reward_rate", r_ltp, nfeat, batch, weight)
@@ -360,9 +374,18 @@ def rstdp_update(weight: torch.Tensor, input_spikes: torch.Tensor, output_spikes
     ltd = torch.where(rewarded, r_ltd, p_ltd)
     with torch.no_grad():
         winners, kh, kw = _ordering_checks(fn, input_spikes, output_spikes, winners, weight.shape[-2:], finite=False)
+        guard = use_stabilizer and _stabilizer_overflows(weight, lb, ub, ltp, ltd)
         ordering = _ordering(input_spikes, output_spikes, winners, kh, kw)
-        return _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer, lb, ub,
-                                  skip=reward == 0)
+        return check_finite_result(fn, _sequential_update(weight, ordering, winners, ltp, ltd, use_stabilizer, lb, ub,
+                                                          skip=reward == 0, guard=guard), "the updated weight")
+
+
+def _check_reward(fn: str, reward, batch: int) -> None:
+    check_tensor(fn, "reward", reward, ndim=1, axes="[batch]")
+    if reward.dtype == torch.bool:
+        raise TypeError(f"{fn}: reward must be a real tensor of +1 / -1 / 0, got {reward.dtype}")
+    if reward.shape[0] != batch:
+        raise ValueError(f"{fn}: reward must have shape [batch={batch}], got {tuple(reward.shape)}")
 
 
 def reward_signal(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -384,12 +407,15 @@ def reward_signal(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Ten
         tensor([ 1, -1,  0])
     """
     fn = "reward_signal"
+    check_same_device(fn, predictions=predictions, targets=targets)
     check_tensor(fn, "predictions", predictions, ndim=1, axes="[batch]")
     check_tensor(fn, "targets", targets, ndim=1, axes="[batch]")
-    check_same_device(fn, predictions=predictions, targets=targets)
     if predictions.shape != targets.shape:
         raise ValueError(f"{fn}: targets must have the shape of predictions {tuple(predictions.shape)}, "
                          f"got {tuple(targets.shape)}")
+    for name, t in (("predictions", predictions), ("targets", targets)):
+        if t.dtype not in INT_DTYPES:
+            raise TypeError(f"{fn}: {name} must be an integer tensor of classes, got {t.dtype}")
     out = torch.where(predictions == targets, 1, -1)
     return torch.where(predictions < 0, 0, out).long()
 
@@ -430,7 +456,11 @@ def adapt_rstdp_rates(reward_rate, punish_rate, hit_rate: float, miss_rate: floa
     interval = check_real(fn, "interval", interval, minimum=0.0)
     fr = miss * interval + minimum
     fp = hit * interval + minimum
-    return (r_ltp * fr, r_ltd * fr), (p_ltp * fp, p_ltd * fp)
+    out = (r_ltp * fr, r_ltd * fr), (p_ltp * fp, p_ltd * fp)
+    if not all(math.isfinite(v) for pair in out for v in pair):
+        raise ValueError(f"{fn}: the adapted reward_rate/punish_rate overflow: {out}; expected smaller rates, "
+                         "minimum or interval")
+    return out
 
 
 def _signed_rates(fn: str, name: str, pair, nfeat: int, anti: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -460,9 +490,7 @@ def _weight_of(fn: str, layer) -> torch.Tensor:
 def _init_stabilizer_and_bounds(module: nn.Module, fn: str, use_stabilizer, lower_bound, upper_bound) -> None:
     """Check and store the settings STDP and RSTDP share: the stabiliser flag and the weight bounds
     (as float64 buffers, so that they move with the module and are saved in its state)."""
-    if not isinstance(use_stabilizer, bool):
-        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-    module.use_stabilizer = use_stabilizer
+    module.use_stabilizer = check_bool(fn, "use_stabilizer", use_stabilizer)
     lb, ub = _bounds(fn, lower_bound, upper_bound)
     module.register_buffer("lower_bound", torch.tensor(lb, dtype=torch.float64))
     module.register_buffer("upper_bound", torch.tensor(ub, dtype=torch.float64))
@@ -520,7 +548,7 @@ class STDP(nn.Module):
         fn = "STDP"
         weight = _weight_of(fn, layer)
         self.layer = layer
-        self.anti = bool(anti)
+        self.anti = check_bool(fn, "anti", anti)
         _init_stabilizer_and_bounds(self, fn, use_stabilizer, lower_bound, upper_bound)
         ltp, ltd = _signed_rates(fn, "learning_rate", learning_rate, weight.shape[0], self.anti)
         self.register_buffer("a_ltp", ltp.to(weight.device))
@@ -685,20 +713,23 @@ def trace_step(trace: torch.Tensor, spikes: torch.Tensor, tau: float, dt: float 
         tensor([[0.3679, 0.0000]])
     """
     fn = "trace_step"
+    check_same_device(fn, trace=trace, spikes=spikes)
     check_tensor(fn, "trace", trace)
     check_float(fn, "trace", trace)
     check_tensor(fn, "spikes", spikes)
-    check_same_device(fn, trace=trace, spikes=spikes)
     if spikes.shape != trace.shape:
         raise ValueError(f"{fn}: spikes must have the shape of trace {tuple(trace.shape)}, got {tuple(spikes.shape)}")
     tau = check_real(fn, "tau", tau, minimum=0.0, strict_min=True)
     dt = check_real(fn, "dt", dt, minimum=0.0, strict_min=True)
-    increment = check_real(fn, "increment", increment)
+    increment = check_representable(fn, "increment", check_real(fn, "increment", increment), trace.dtype)
+    check_bool(fn, "reset", reset)
     decayed = trace * math.exp(-dt / tau)
     s = spikes.to(trace.dtype)
     if reset:
-        return torch.where(s > 0, torch.full_like(decayed, increment), decayed)
-    return decayed + increment * s
+        out = torch.where(s > 0, torch.full_like(decayed, increment), decayed)
+    else:
+        out = decayed + increment * s
+    return check_finite_result(fn, out, "the new trace", "increment or the spikes are too large")
 
 
 def _as_batch(fn: str, name: str, x: torch.Tensor, n: int) -> torch.Tensor:
@@ -748,6 +779,8 @@ def pair_stdp_update(weight: torch.Tensor, pre_trace: torch.Tensor, post_trace: 
         tensor([[0.5500, 0.4800]])
     """
     fn = "pair_stdp_update"
+    check_same_device(fn, weight=weight, pre_trace=pre_trace, post_trace=post_trace,
+                      pre_spikes=pre_spikes, post_spikes=post_spikes)
     check_tensor(fn, "weight", weight, ndim=2, axes="[out, in]")
     check_float(fn, "weight", weight)
     n_out, n_in = weight.shape
@@ -761,11 +794,17 @@ def pair_stdp_update(weight: torch.Tensor, pre_trace: torch.Tensor, post_trace: 
         raise ValueError(f"{fn}: pre_trace, post_trace, pre_spikes and post_spikes must share the batch size")
     eta_pre = check_real(fn, "eta_pre", eta_pre, minimum=0.0)
     eta_post = check_real(fn, "eta_post", eta_post, minimum=0.0)
-    w_max = check_real(fn, "w_max", w_max, minimum=0.0, strict_min=True)
-    dt = weight.dtype
+    w_max = check_representable(fn, "w_max", check_real(fn, "w_max", w_max, minimum=0.0, strict_min=True),
+                                torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype)
+    for name, t in (("pre_trace", pre_trace), ("post_trace", post_trace)):
+        check_float(fn, name, t)
+    dt = torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype  # float16 sums in float32
     with torch.no_grad():
         dw = eta_post * post_spikes.to(dt).T @ pre_trace.to(dt) - eta_pre * post_trace.to(dt).T @ pre_spikes.to(dt)
-        return (weight + dw).clamp(0.0, w_max)
+        out = (weight.to(dt) + dw).clamp(0.0, w_max)
+        # inf - inf (huge rates or traces) is NaN, which the clamp keeps
+        return check_finite_result(fn, out, "the updated weight", "eta_pre, eta_post or the traces are too large"
+                                   ).to(weight.dtype)
 
 
 def normalize_weights(weight: torch.Tensor, total: float) -> torch.Tensor:
@@ -792,12 +831,24 @@ def normalize_weights(weight: torch.Tensor, total: float) -> torch.Tensor:
                 [0.0000, 0.0000]])
     """
     fn = "normalize_weights"
-    check_tensor(fn, "weight", weight, ndim=2, axes="[out, in]")
+    check_tensor(fn, "weight", weight, ndim=2, axes="[out, in]", finite=False)
     check_float(fn, "weight", weight)
     total = check_real(fn, "total", total, minimum=0.0, strict_min=True)
-    sums = weight.sum(dim=1, keepdim=True)
-    factor = torch.where(sums != 0, total / torch.where(sums != 0, sums, 1), 1)
-    return weight * factor
+    lo, hi = value_range(fn, "weight", weight)
+    if lo < 0:
+        raise ValueError(f"{fn}: weight must be non-negative, got minimum {lo}")
+    if total > torch.finfo(weight.dtype).max:
+        raise ValueError(f"{fn}: total={total!r} overflows weight's dtype {weight.dtype}")
+    if hi * weight.shape[1] < torch.finfo(weight.dtype).max / 4 and weight.dtype not in HALF_DTYPES:
+        sums = weight.sum(dim=1, keepdim=True)
+        factor = torch.where(sums != 0, total / torch.where(sums != 0, sums, 1), 1)
+        return weight * factor
+    # row sums that would overflow (or float16): scale each row by its maximum first, in float32 or wider
+    w = weight.float() if weight.dtype in HALF_DTYPES else weight
+    top = w.amax(dim=1, keepdim=True)
+    scaled = w / torch.where(top > 0, top, 1)
+    sums = scaled.sum(dim=1, keepdim=True)  # >= 1 where the row is not all zero
+    return torch.where(top > 0, scaled * (total / torch.where(top > 0, sums, 1)), w).to(weight.dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -806,6 +857,7 @@ def normalize_weights(weight: torch.Tensor, total: float) -> torch.Tensor:
 def _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps, engine):
     from .layers import _check_engine, _check_times
     engine = _check_engine(fn, engine)
+    check_same_device(fn, weight=weight, input_times=input_times, output_times=output_times, winners=winners)
     steps = _check_times(fn, "input_times", input_times, time_steps)
     _check_times(fn, "output_times", output_times, steps)
     check_tensor(fn, "weight", weight, ndim=4, axes="[feature, channel, kh, kw]")
@@ -823,9 +875,7 @@ def _times_stdp_checks(fn, weight, input_times, output_times, winners, time_step
     if oh + kh - 1 > input_times.shape[-2] or ow + kw - 1 > input_times.shape[-1]:
         raise ValueError(f"{fn}: output_times {(oh, ow)} with kernel {(kh, kw)} needs an input of at least "
                          f"{(oh + kh - 1, ow + kw - 1)}, got {tuple(input_times.shape[-2:])}")
-    nfeat = weight.shape[0]
-    if winners.numel() and bool(((winners >= torch.tensor([nfeat, oh, ow])) | (winners < -1)).any()):
-        raise ValueError(f"{fn}: winners must lie in [0, {(nfeat - 1, oh - 1, ow - 1)}] or be -1 padding")
+    _check_winner_rows(fn, "winners", winners, (weight.shape[0], oh, ow))
     return engine, steps, winners
 
 
@@ -873,12 +923,13 @@ def stdp_update_times(weight: torch.Tensor, input_times: torch.Tensor, output_ti
     fn = "stdp_update_times"
     engine, steps, winners = _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps,
                                                 engine)
-    if not isinstance(use_stabilizer, bool):
-        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    check_bool(fn, "use_stabilizer", use_stabilizer)
+    lb, ub = _bounds(fn, lower_bound, upper_bound, weight.dtype)
     batch, nfeat = input_times.shape[0], weight.shape[0]
     ltp = _rate(fn, "a_ltp", a_ltp, nfeat, batch, weight)
     ltd = _rate(fn, "a_ltd", a_ltd, nfeat, batch, weight)
+    if use_stabilizer and _stabilizer_overflows(weight, lb, ub, ltp, ltd):
+        engine = "dense"  # weights far outside the bounds: the dense path's guarded update clamps them
     if engine == "dense":
         from .coding import times_to_wave
         return stdp_update(weight, times_to_wave(input_times, steps, weight.dtype),
@@ -929,12 +980,12 @@ def rstdp_update_times(weight: torch.Tensor, input_times: torch.Tensor, output_t
     engine, steps, winners = _times_stdp_checks(fn, weight, input_times, output_times, winners, time_steps,
                                                 engine)
     batch, nfeat = input_times.shape[0], weight.shape[0]
-    check_tensor(fn, "reward", reward, ndim=1, axes="[batch]")
-    if reward.shape[0] != batch:
-        raise ValueError(f"{fn}: reward must have shape [batch={batch}], got {tuple(reward.shape)}")
-    if not isinstance(use_stabilizer, bool):
-        raise TypeError(f"{fn}: use_stabilizer must be a bool, got {use_stabilizer!r}")
-    lb, ub = _bounds(fn, lower_bound, upper_bound)
+    check_same_device(fn, weight=weight, reward=reward)
+    _check_reward(fn, reward, batch)
+    check_bool(fn, "use_stabilizer", use_stabilizer)
+    lb, ub = _bounds(fn, lower_bound, upper_bound, weight.dtype)
+    if use_stabilizer and _stabilizer_overflows(weight, lb, ub):
+        engine = "dense"  # weights far outside the bounds: the dense path's guarded update clamps them
     if engine == "dense":
         from .coding import times_to_wave
         return rstdp_update(weight, times_to_wave(input_times, steps, weight.dtype),

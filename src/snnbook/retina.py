@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import FLOAT_DTYPES, check_float, check_int, check_real, check_same_device, check_tensor
+from ._checks import (FLOAT_DTYPES, HALF_DTYPES, check_bool, check_finite_result, check_float, check_int,
+                      check_real, check_same_device, check_sum_bound, check_tensor, value_range)
 
 __all__ = [
     "MOZAFARI2019_DOG_SETTINGS", "MOZAFARI2019_FILTER_PADDING", "MOZAFARI2019_FILTER_THRESHOLD",
@@ -46,8 +47,19 @@ GABOR_SIGMA_FACTOR = 0.8
 
 
 def _check_dtype(fn: str, dtype) -> None:
-    if dtype not in FLOAT_DTYPES:
+    if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES:
         raise TypeError(f"{fn}: dtype must be a floating-point torch.dtype, got {dtype!r}")
+
+
+def _kernels(fn: str, name: str, make, items) -> list:
+    """``[make(*item) for item in items]``, an error of one kernel re-raised naming ``fn`` and ``name[i]``."""
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(make(*item))
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{fn}: {name}[{i}]: {err}") from None
+    return out
 
 
 def _grid(window_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,9 +68,20 @@ def _grid(window_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.meshgrid(r, r, indexing="ij")  # x varies along rows (numpy mgrid)
 
 
-def _normalise_kernel(k: torch.Tensor, dtype) -> torch.Tensor:
+def _normalise_kernel(fn: str, k: torch.Tensor, dtype, args: str) -> torch.Tensor:
+    """Mean-subtract ``k`` (float64), divide by its maximum, cast to ``dtype``; ``ValueError`` where
+    that is not a finite kernel with maximum 1 (a flat or underflowing kernel, or one whose
+    minimum does not fit ``dtype``)."""
     k = k - k.mean()
-    return (k / k.max()).to(dtype)
+    top = float(k.max()) if k.numel() else float("nan")
+    if not (math.isfinite(top) and top > 0):
+        raise ValueError(f"{fn}: {args} give no usable kernel (after mean subtraction its maximum is {top}); "
+                         "expected parameters whose kernel varies over the window")
+    out = (k / top).to(dtype)
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"{fn}: {args} give a kernel whose values overflow {dtype} "
+                         f"(minimum {float((k / top).min()):.3g}); use a wider dtype or other parameters")
+    return out
 
 
 def dog_kernel(window_size: int, sigma1: float, sigma2: float, dtype: torch.dtype = torch.float32,
@@ -93,13 +116,20 @@ def dog_kernel(window_size: int, sigma1: float, sigma2: float, dtype: torch.dtyp
     window_size = check_int(fn, "window_size", window_size, minimum=2)
     s1 = check_real(fn, "sigma1", sigma1, minimum=0.0, strict_min=True)
     s2 = check_real(fn, "sigma2", sigma2, minimum=0.0, strict_min=True)
+    for name, s in (("sigma1", s1), ("sigma2", s2)):
+        if not (0 < s * s < math.inf and 1 / (s * s) < math.inf):
+            raise ValueError(f"{fn}: {name}={s!r} px is too extreme (its square over- or underflows); "
+                             "expected a width of a fraction of a pixel up to many windows")
+    if s1 == s2:
+        raise ValueError(f"{fn}: sigma1 and sigma2 must differ (equal widths cancel to a zero kernel), "
+                         f"got sigma1=sigma2={s1!r}")
     _check_dtype(fn, dtype)
     x, y = _grid(window_size, device)
     prod = x * x + y * y
     f1 = (1 / (s1 * s1)) * torch.exp(-0.5 * (1 / (s1 * s1)) * prod)
     f2 = (1 / (s2 * s2)) * torch.exp(-0.5 * (1 / (s2 * s2)) * prod)
     dog = (1.0 / (2 * math.pi)) * (f1 - f2)
-    return _normalise_kernel(dog, dtype)
+    return _normalise_kernel(fn, dog, dtype, f"window_size={window_size}, sigma1={s1!r}, sigma2={s2!r}")
 
 
 def gabor_kernel(window_size: int, orientation: float, div: float = 4.0, dtype: torch.dtype = torch.float32,
@@ -133,6 +163,8 @@ def gabor_kernel(window_size: int, orientation: float, div: float = 4.0, dtype: 
     fn = "gabor_kernel"
     window_size = check_int(fn, "window_size", window_size, minimum=2)
     orientation = check_real(fn, "orientation", orientation)
+    if abs(orientation) >= 360.0:  # the same angle, without overflowing orientation * pi
+        orientation = math.fmod(orientation, 360.0)
     div = check_real(fn, "div", div, minimum=0.0, strict_min=True)
     _check_dtype(fn, dtype)
     x, y = _grid(window_size, device)
@@ -142,8 +174,11 @@ def gabor_kernel(window_size: int, orientation: float, div: float = 4.0, dtype: 
     Y = y * math.cos(theta) - x * math.sin(theta)
     X = y * math.sin(theta) + x * math.cos(theta)
     g = GABOR_GAMMA
+    if not (math.isfinite(lamda) and lamda > 0 and 2 * sigma * sigma > 0 and math.isfinite(2 * sigma * sigma)):
+        raise ValueError(f"{fn}: div={div!r} gives the wavelength {lamda!r} px for window_size={window_size}; "
+                         "expected a positive finite wavelength (a moderate div)")
     gabor = torch.exp(-(X * X + g * g * Y * Y) / (2 * sigma * sigma)) * torch.cos(2 * math.pi * X / lamda)
-    return _normalise_kernel(gabor, dtype)
+    return _normalise_kernel(fn, gabor, dtype, f"window_size={window_size}, div={div!r}")
 
 
 def kernel_stack(kernels: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -224,7 +259,8 @@ def dog_bank(settings: Sequence[Sequence[float]], dtype: torch.dtype = torch.flo
     for i, s in enumerate(settings):
         if not isinstance(s, Sequence) or len(s) != 3:
             raise ValueError(f"dog_bank: settings[{i}] must be (window_size, sigma1, sigma2), got {s!r}")
-    return kernel_stack([dog_kernel(int(w), s1, s2, dtype, device) for (w, s1, s2) in settings])
+    return kernel_stack(_kernels("dog_bank", "settings", lambda w, s1, s2: dog_kernel(w, s1, s2, dtype, device),
+                                 settings))
 
 
 def gabor_bank(window_size: int, orientations: Sequence[float], div: float = 4.0,
@@ -250,7 +286,9 @@ def gabor_bank(window_size: int, orientations: Sequence[float], div: float = 4.0
     """
     if isinstance(orientations, torch.Tensor) or not isinstance(orientations, Sequence) or len(orientations) == 0:
         raise ValueError(f"gabor_bank: orientations must be a non-empty sequence of degrees, got {orientations!r}")
-    return kernel_stack([gabor_kernel(window_size, o, div, dtype, device) for o in orientations])
+    return kernel_stack(_kernels("gabor_bank", "orientations",
+                                 lambda o: gabor_kernel(window_size, o, div, dtype, device),
+                                 [(o,) for o in orientations]))
 
 
 def mozafari2019_dog_kernels(dtype: torch.dtype = torch.float32,
@@ -271,6 +309,7 @@ def mozafari2019_dog_kernels(dtype: torch.dtype = torch.float32,
         >>> mozafari2019_dog_kernels().shape
         torch.Size([6, 1, 13, 13])
     """
+    _check_dtype("mozafari2019_dog_kernels", dtype)
     return dog_bank(MOZAFARI2019_DOG_SETTINGS, dtype, device)
 
 
@@ -295,10 +334,11 @@ def on_off_dog(window: int = 7, sigmas: tuple[float, float] = (1.0, 2.0), dtype:
         >>> k.shape, bool(k[0, 0, 2, 2] > 0), bool(k[1, 0, 2, 2] < 0)
         (torch.Size([2, 1, 5, 5]), True, True)
     """
-    if not isinstance(sigmas, Sequence) or len(sigmas) != 2:
+    if isinstance(sigmas, str) or not isinstance(sigmas, Sequence) or len(sigmas) != 2:
         raise ValueError(f"on_off_dog: sigmas must be a pair (centre, surround), got {sigmas!r}")
     s1, s2 = sigmas
-    return kernel_stack([dog_kernel(window, s1, s2, dtype, device), dog_kernel(window, s2, s1, dtype, device)])
+    return kernel_stack(_kernels("on_off_dog", "sigmas", lambda a, b: dog_kernel(window, a, b, dtype, device),
+                                 [(s1, s2), (s2, s1)]))
 
 
 def _threshold_tensor(fn: str, threshold, n_kernels: int, like: torch.Tensor) -> torch.Tensor | None:
@@ -306,16 +346,23 @@ def _threshold_tensor(fn: str, threshold, n_kernels: int, like: torch.Tensor) ->
         return None
     if isinstance(threshold, torch.Tensor):
         check_tensor(fn, "threshold", threshold, ndim=(0, 1), axes="[] or [n_kernels]")
-        t = threshold.to(device=like.device, dtype=like.dtype)
+        if threshold.dtype == torch.bool:
+            raise TypeError(f"{fn}: threshold must be a real tensor, got {threshold.dtype}")
+        check_same_device(fn, threshold=threshold, **{"images" if fn == "filter_bank" else "kernels": like})
+        t = threshold.to(dtype=like.dtype)
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{fn}: threshold overflows {like.dtype}, got values up to {float(threshold.abs().max())}")
     elif isinstance(threshold, Real) and not isinstance(threshold, bool):
         check_real(fn, "threshold", threshold)
-        return torch.tensor(float(threshold), dtype=like.dtype, device=like.device)
-    elif isinstance(threshold, Sequence):
+        return torch.tensor(float(threshold), dtype=torch.float64).to(dtype=like.dtype, device=like.device)
+    elif isinstance(threshold, Sequence) and not isinstance(threshold, str):
         vals = [check_real(fn, f"threshold[{i}]", v) for i, v in enumerate(threshold)]
-        t = torch.tensor(vals, dtype=like.dtype, device=like.device)
+        t = torch.tensor(vals, dtype=torch.float64).to(dtype=like.dtype, device=like.device)  # beyond range -> inf
     else:
         raise TypeError(f"{fn}: threshold must be None, a number or a sequence of numbers, got "
                         f"{type(threshold).__name__}")
+    if t.numel() == 0:
+        raise ValueError(f"{fn}: threshold must hold one value per kernel ({n_kernels}) or one for all, got none")
     if t.dim() == 1:
         if t.numel() != n_kernels:
             raise ValueError(f"{fn}: threshold must have one value per kernel ({n_kernels}), got {t.numel()}")
@@ -345,7 +392,8 @@ def filter_bank(images: torch.Tensor, kernels: torch.Tensor | Sequence[torch.Ten
         - Output: ``[batch, n_kernels, height + 2 padding - k + 1, width + 2 padding - k + 1]``.
 
     Returns:
-        Tensor: the filter responses, in ``images``' dtype.
+        Tensor: the filter responses, in ``images``' dtype (float16/bfloat16 images are filtered in
+        float32; ``ValueError`` where the inputs are so large that the responses would overflow).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -355,27 +403,34 @@ def filter_bank(images: torch.Tensor, kernels: torch.Tensor | Sequence[torch.Ten
         (torch.Size([2, 6, 28, 28]), True)
     """
     fn = "filter_bank"
-    check_tensor(fn, "images", images, ndim=4, axes="[batch, channel, height, width]")
-    check_float(fn, "images", images)
     if not isinstance(kernels, torch.Tensor):
         kernels = kernel_stack(kernels)
+    check_same_device(fn, images=images, kernels=kernels)
+    check_tensor(fn, "images", images, ndim=4, axes="[batch, channel, height, width]", finite=False)
+    check_float(fn, "images", images)
     check_tensor(fn, "kernels", kernels, ndim=4, axes="[n_kernels, channel, k, k]")
     check_float(fn, "kernels", kernels)
-    check_same_device(fn, images=images, kernels=kernels)
     if kernels.dtype != images.dtype:
         raise TypeError(f"{fn}: kernels must have the dtype of images ({images.dtype}), got {kernels.dtype}")
     if kernels.shape[1] != images.shape[1]:
         raise ValueError(f"{fn}: kernels have {kernels.shape[1]} input channels, expected {images.shape[1]} "
                          f"(the channels of images {tuple(images.shape)})")
     padding = check_int(fn, "padding", padding, minimum=0)
-    if not isinstance(use_abs, bool):
-        raise TypeError(f"{fn}: use_abs must be a bool, got {use_abs!r}")
+    check_bool(fn, "use_abs", use_abs)
+    lo, hi = value_range(fn, "images", images)
+    bound = max(abs(lo), abs(hi)) * float(kernels.detach().abs().sum(dim=(1, 2, 3)).max())
+    check_sum_bound(fn, bound, torch.float32 if images.dtype in HALF_DTYPES else images.dtype,
+                    "the filter responses (|images| times the summed |kernel|)")
     h, w = images.shape[-2] + 2 * padding, images.shape[-1] + 2 * padding
     if kernels.shape[-2] > h or kernels.shape[-1] > w:
         raise ValueError(f"{fn}: kernels of size {tuple(kernels.shape[-2:])} are larger than the padded images "
                          f"({h}, {w}); expected kernel size <= image size + 2 * padding")
-    return _filter_bank(images, kernels, padding, _threshold_tensor(fn, threshold, kernels.shape[0], images),
-                        use_abs)
+    thr = _threshold_tensor(fn, threshold, kernels.shape[0], images)
+    if images.dtype in HALF_DTYPES:  # summed in float32, returned in the images' dtype
+        out = _filter_bank(images.float(), kernels.float(), padding, None if thr is None else thr.float(), use_abs)
+        return check_finite_result(fn, out.to(images.dtype), "the filter response",
+                                   "filter in float32 or scale the images down")
+    return _filter_bank(images, kernels, padding, thr, use_abs)
 
 
 def _filter_bank(images: torch.Tensor, kernels: torch.Tensor, padding: int, thr: torch.Tensor | None,
@@ -418,7 +473,7 @@ class Filter(nn.Module):
         self.padding = check_int("Filter", "padding", padding, minimum=0)
         thr = _threshold_tensor("Filter", threshold, kernels.shape[0], kernels)
         self.register_buffer("threshold", None if thr is None else thr.flatten())
-        self.use_abs = bool(use_abs)
+        self.use_abs = check_bool("Filter", "use_abs", use_abs)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Filter ``images`` ``[batch, channel, height, width]`` (see :func:`filter_bank`)."""
@@ -453,7 +508,8 @@ def local_normalization(x: torch.Tensor, radius: int, eps: float = LOCAL_NORM_EP
         - Output: same as input.
 
     Returns:
-        Tensor: ``x / (local_mean(x) + eps)``.
+        Tensor: ``x / (local_mean(x) + eps)``, in ``x``'s dtype (float16/bfloat16 summed in float32;
+        values whose box sums would overflow are scaled by a power of two first, which is exact).
 
     Example:
         >>> y = local_normalization(torch.ones(1, 1, 5, 5), radius=1)
@@ -461,11 +517,24 @@ def local_normalization(x: torch.Tensor, radius: int, eps: float = LOCAL_NORM_EP
         (1.0, 2.25)
     """
     fn = "local_normalization"
-    check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]")
+    check_tensor(fn, "x", x, ndim=4, axes="[batch, channel, height, width]", finite=False)
     check_float(fn, "x", x)
     radius = check_int(fn, "radius", radius, minimum=0)
     eps = check_real(fn, "eps", eps, minimum=0.0)
-    return _local_normalization(x, radius, eps)
+    lo, hi = value_range(fn, "x", x)
+    half = x.dtype in HALF_DTYPES
+    y = x.float() if half else x  # float16 box sums overflow: summed in float32, returned in x's dtype
+    top = max(abs(lo), abs(hi)) * (2 * radius + 1) ** 2
+    if top > torch.finfo(y.dtype).max / 4:
+        # the box sums would overflow: x / (mean(x) + eps) is unchanged by scaling x and eps by the
+        # same power of two, which is exact
+        scale = 2.0 ** -math.frexp(top / torch.finfo(y.dtype).max * 16)[1]
+        y, eps = y * scale, eps * scale
+    out = _local_normalization(y, radius, eps)
+    if half:
+        out = check_finite_result(fn, out.to(x.dtype), "the normalised map",
+                                  "x has values of both signs whose local mean is near 0; use float32")
+    return out
 
 
 def _local_normalization(x: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
@@ -534,10 +603,15 @@ def inhibition_kernel(percents: Sequence[float] | torch.Tensor, dtype: torch.dty
         >>> inhibition_kernel([0.5, 0.25])[2].tolist()
         [0.25, 0.5, 0.0, 0.5, 0.25]
     """
-    fn = "inhibition_kernel"
+    return _inhibition_kernel("inhibition_kernel", percents, dtype, device)
+
+
+def _inhibition_kernel(fn: str, percents, dtype, device) -> torch.Tensor:
     _check_dtype(fn, dtype)
     if isinstance(percents, torch.Tensor):
         check_tensor(fn, "percents", percents, ndim=1, axes="[n]")
+        if percents.dtype == torch.bool:
+            raise TypeError(f"{fn}: percents must be a real tensor, got {percents.dtype}")
         p = percents.to(dtype=dtype, device=device if device is not None else percents.device)
     elif isinstance(percents, Sequence) and not isinstance(percents, str):
         if len(percents) == 0:
@@ -549,6 +623,7 @@ def inhibition_kernel(percents: Sequence[float] | torch.Tensor, dtype: torch.dty
     n = p.numel()
     r = torch.arange(-n, n + 1, device=p.device).abs()
     dist = torch.maximum(r.view(-1, 1), r.view(1, -1))
+    check_finite_result(fn, p, "percents", "use a wider dtype")
     padded = torch.cat([torch.zeros(1, dtype=p.dtype, device=p.device), p])
     return padded[dist]
 
@@ -579,10 +654,12 @@ def intensity_lateral_inhibition(intensities: torch.Tensor, kernel: torch.Tensor
         [[[[1.875, 4.0, 1.875]]]]
     """
     fn = "intensity_lateral_inhibition"
-    check_tensor(fn, "intensities", intensities, ndim=4, axes="[batch, channel, height, width]")
+    check_same_device(fn, intensities=intensities, kernel=kernel)
+    check_tensor(fn, "intensities", intensities, ndim=4, axes="[batch, channel, height, width]", finite=False)
     check_float(fn, "intensities", intensities)
     check_tensor(fn, "kernel", kernel, ndim=(2, 4), axes="[k, k] or [1, 1, k, k]")
-    check_same_device(fn, intensities=intensities, kernel=kernel)
+    if kernel.dtype == torch.bool:
+        raise TypeError(f"{fn}: kernel must be a real tensor, got {kernel.dtype}")
     if kernel.dim() == 4:
         if kernel.shape[0] != 1 or kernel.shape[1] != 1:
             raise ValueError(f"{fn}: kernel must have shape [1, 1, k, k], got {tuple(kernel.shape)}")
@@ -590,14 +667,23 @@ def intensity_lateral_inhibition(intensities: torch.Tensor, kernel: torch.Tensor
     k = kernel.shape[-1]
     if kernel.shape[0] != k or k % 2 == 0:
         raise ValueError(f"{fn}: kernel must be square with an odd size, got shape {tuple(kernel.shape)}")
-    kernel = kernel.to(intensities.dtype)
+    lo, hi = value_range(fn, "intensities", intensities)
+    dtype = intensities.dtype
+    work = torch.float32 if dtype in HALF_DTYPES else dtype  # factors summed in float32 for float16
+    check_sum_bound(fn, max(abs(lo), abs(hi)) * (1.0 + float(kernel.detach().double().abs().sum())), work,
+                    "the inhibited intensities (|intensities| times 1 + the summed |kernel|)")
+    kernel = kernel.to(work)
+    intensities = intensities.to(work)
     b, c, h, w = intensities.shape
     r = k // 2
     y = intensities.reshape(b * c, 1, h, w)
     patches = F.unfold(F.pad(y, (r, r, r, r)), k)  # [b*c, k*k, h*w], zero padding
     lower = (patches < y.reshape(b * c, 1, h * w)).to(y.dtype)
     factors = (lower * kernel.reshape(1, k * k, 1)).sum(1).reshape(b, c, h, w)
-    return intensities + intensities * factors
+    out = intensities + intensities * factors
+    if dtype != work:
+        out = check_finite_result(fn, out.to(dtype), "the inhibited intensities", "use float32")
+    return out
 
 
 class LateralIntensityInhibition(nn.Module):
@@ -618,7 +704,8 @@ class LateralIntensityInhibition(nn.Module):
 
     def __init__(self, percents: Sequence[float] | torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("kernel", inhibition_kernel(percents))
+        self.register_buffer("kernel", _inhibition_kernel("LateralIntensityInhibition", percents, torch.float32,
+                                                          None))
 
     def forward(self, intensities: torch.Tensor) -> torch.Tensor:
         """Inhibit ``intensities`` ``[batch, channel, height, width]``."""

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import data
-from ._checks import check_int, check_real
+from ._checks import check_bool, check_int, check_real, check_same_device, check_tensor
 from .models.mozafari2019 import Mozafari2019
 
 __all__ = ["train_mozafari2019", "summarize_mozafari2019", "evaluate", "machine_info", "git_commit",
@@ -84,6 +84,13 @@ def evaluate(model: Mozafari2019, active: torch.Tensor, labels: torch.Tensor) ->
     Returns:
         ``{"accuracy", "silent", "decisions"}`` (decisions a LongTensor ``[batch]``).
     """
+    fn = "evaluate"
+    check_same_device(fn, active=active, labels=labels)
+    check_tensor(fn, "labels", labels, ndim=1, axes="[batch]")
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise TypeError(f"{fn}: labels must be an integer tensor of classes, got {labels.dtype}")
+    if isinstance(active, torch.Tensor) and active.dim() >= 1 and active.shape[0] != labels.shape[0]:
+        raise ValueError(f"{fn}: labels must have shape [batch={active.shape[0]}], got {tuple(labels.shape)}")
     decisions = model.classify_s3(active)
     return {"accuracy": float((decisions == labels).float().mean()),
             "silent": float((decisions < 0).float().mean()), "decisions": decisions}
@@ -124,7 +131,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                        epochs_l3: int = 60, time_steps: int = 15, seed: int = 0, validation: int = 10_000,
                        train_digits: int | None = None, test_digits: int | None = None, resume: bool = False,
                        patience: int | None = None, adaptive_rstdp: bool = True, s3_features: int = 200,
-                       progress: bool = True,
+                       rstdp_rate_floor: float = 0.0, s3_dropout: float = 0.0, progress: bool = True,
                        name: str | None = None, command: str | None = None, stop_after: str | None = None,
                        time_budget_s: float | None = None) -> dict:
     """Train the 2019 network stage by stage and write ``{out}/{name}.json`` and its weights.
@@ -146,6 +153,8 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         adaptive_rstdp: adapt the R-STDP rates per block of 1 000 digits (the reference does).
         s3_features: features of the decision layer S3, a multiple of 10 (200 in the reference:
             20 per class); other values are a named variant, not the reproduction.
+        rstdp_rate_floor, s3_dropout: variants of the R-STDP schedule (0 in the reproduction), see
+            :class:`~snnbook.models.Mozafari2019`.
         progress: show tqdm bars (digits/s and ETA) on stderr.
         name: base name of the files (default ``mozafari2019-seed{seed}``, plus ``-full`` with
             ``validation=0``).
@@ -169,6 +178,16 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     n_test = 10_000 if test_digits is None else check_int(fn, "test_digits", test_digits, minimum=1, maximum=10_000)
     if time_budget_s is not None:
         time_budget_s = check_real(fn, "time_budget_s", time_budget_s, minimum=0.0)
+    for arg, v in (("resume", resume), ("adaptive_rstdp", adaptive_rstdp), ("progress", progress)):
+        check_bool(fn, arg, v)
+    if patience is not None:
+        check_int(fn, "patience", patience, minimum=0)
+    for arg, v in (("name", name), ("command", command), ("stop_after", stop_after)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{fn}: {arg} must be a str or None, got {v!r} ({type(v).__name__})")
+    if stop_after is not None and stop_after not in ("l1", "l2") and not (
+            stop_after.startswith("l3-epoch-") and stop_after[9:].isdigit()):
+        raise ValueError(f"{fn}: stop_after must be 'l1', 'l2' or 'l3-epoch-N', got {stop_after!r}")
     if validation >= n_train_all:
         raise ValueError(f"{fn}: validation={validation} leaves no training digits of {n_train_all}")
     name = name or f"mozafari2019-seed{seed}" + ("-full" if validation == 0 else "")
@@ -178,16 +197,19 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     ckpt_path = ckpt_dir / f"{name}.pt"
     config = dict(epochs_l1=epochs_l1, epochs_l2=epochs_l2, epochs_l3=epochs_l3, time_steps=time_steps, seed=seed,
                   validation=validation, train_digits=n_train_all, test_digits=n_test, patience=patience,
-                  adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s, s3_features=s3_features)
+                  adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s, s3_features=s3_features,
+                  rstdp_rate_floor=rstdp_rate_floor, s3_dropout=s3_dropout)
 
     model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp,
-                         s3_features=s3_features).train()
+                         s3_features=s3_features, rstdp_rate_floor=rstdp_rate_floor,
+                         s3_dropout=s3_dropout).train()
     state = {"stage": "l1", "epoch": 0, "pos": 0, "history": [], "timings": {}, "best": None}
     if resume and ckpt_path.exists():
         saved = torch.load(ckpt_path, weights_only=True)
         fixed = [k for k in config if k not in ("epochs_l3", "patience", "time_budget_s")]  # S3 may be extended
         saved["config"].setdefault("time_budget_s", None)
-        saved["config"].setdefault("s3_features", 200)
+        for key, default in FAITHFUL.items():
+            saved["config"].setdefault(key, default)
         if any(saved["config"][k] != config[k] for k in fixed):
             raise ValueError(f"{fn}: checkpoint {ckpt_path} was made with {saved['config']}, not {config}; "
                              f"remove it or pass the same options")
@@ -366,7 +388,8 @@ DEVIATIONS = [
 
 #: The configuration of the faithful reproduction; a run that changes any of these is a named
 #: variant (``--name mozafari2019-variant-<what>-seed<S>``), reported beside the faithful run.
-FAITHFUL = {"time_steps": 15, "adaptive_rstdp": True, "s3_features": 200}
+FAITHFUL = {"time_steps": 15, "adaptive_rstdp": True, "s3_features": 200, "rstdp_rate_floor": 0.0,
+            "s3_dropout": 0.0}
 
 
 def _selected_within(history: list[dict], epochs: int) -> dict:
@@ -464,3 +487,8 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     }
     (out / "mozafari2019.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+# Diehl & Cook (2015): the loop lives with its model (snnbook.models.diehl_cook2015); re-exported
+# here so that every training entry point is reachable from snnbook.training.
+from .models.diehl_cook2015 import load_diehl_cook2015, train_diehl_cook2015  # noqa: E402,F401

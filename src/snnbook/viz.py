@@ -78,7 +78,7 @@ def wave_frames(wave, steps=None, cmap: str = "gray_r", size: float = 0.8, title
     for ax, t in zip(axes[0], steps):
         ax.imshow(wave[t], cmap=cmap, vmin=0, vmax=vmax)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(title_fmt.format(t=t), fontsize=7)
+        ax.set_title(title_fmt.format(t=t), fontsize=8)
     fig.subplots_adjust(wspace=0.08, left=0.01, right=0.99, bottom=0.01, top=0.8)
     if title:
         fig.suptitle(title, y=1.0, va="bottom", fontsize=9)
@@ -151,7 +151,7 @@ def event_frames(events, steps=None, size: float = 0.9, title_fmt: str = "t={t}"
         for ax, t in zip(axes[0], steps):
             ax.imshow(video[t], cmap="gray", vmin=0, vmax=max(float(video.max()), 1e-12))
             ax.set_xticks([]), ax.set_yticks([])
-            ax.set_title(title_fmt.format(t=t), fontsize=7)
+            ax.set_title(title_fmt.format(t=t), fontsize=8)
     for ax, t in zip(axes[-1], steps):
         on, off = events[t, 0] > 0, events[t, 1] > 0
         rgb = np.ones(on.shape + (3,))
@@ -160,7 +160,7 @@ def event_frames(events, steps=None, size: float = 0.9, title_fmt: str = "t={t}"
         ax.imshow(rgb)
         ax.set_xticks([]), ax.set_yticks([])
         if video is None:
-            ax.set_title(title_fmt.format(t=t), fontsize=7)
+            ax.set_title(title_fmt.format(t=t), fontsize=8)
     fig.subplots_adjust(wspace=0.08, hspace=0.08, left=0.01, right=0.99, bottom=0.01, top=0.9)
     if title:
         fig.suptitle(title, y=1.0, va="bottom", fontsize=9)
@@ -169,7 +169,7 @@ def event_frames(events, steps=None, size: float = 0.9, title_fmt: str = "t={t}"
 
 # --- retina chapter ---
 def kernel_heatmaps(kernels, titles=None, annot: bool = True, fmt: str = ".2f", cmap: str = "RdBu_r",
-                    size: float = 3.0, annot_size: float = 6.0):
+                    size: float = 3.0, annot_size: float = 8.0, shared: bool = False):
     """Kernels as seaborn heatmaps side by side, on a diverging colormap centred at 0.
 
     Args:
@@ -179,7 +179,9 @@ def kernel_heatmaps(kernels, titles=None, annot: bool = True, fmt: str = ".2f", 
         fmt: format of the annotations.
         cmap: diverging colormap; each panel is centred at 0 with symmetric limits.
         size: width of one panel in inches.
-        annot_size: font size of the annotations.
+        annot_size: font size of the annotations (points).
+        shared: one colour scale for all panels (the largest absolute value of all kernels), so
+            that the colours compare magnitudes across kernels; default: each panel its own.
 
     Returns:
         matplotlib ``Figure`` with ``n`` heatmaps.
@@ -191,8 +193,9 @@ def kernel_heatmaps(kernels, titles=None, annot: bool = True, fmt: str = ".2f", 
     if titles is not None and len(titles) != len(ks):
         raise ValueError(f"kernel_heatmaps: expected {len(ks)} titles, got {len(titles)}")
     fig, axes = plt.subplots(1, len(ks), figsize=(size * len(ks), size * 0.9), squeeze=False)
+    shared_lim = max(float(np.abs(k).max()) for k in ks) or 1.0
     for i, (k, ax) in enumerate(zip(ks, axes[0])):
-        lim = float(np.abs(k).max()) or 1.0
+        lim = shared_lim if shared else (float(np.abs(k).max()) or 1.0)
         sns.heatmap(k, ax=ax, annot=annot, fmt=fmt, cmap=cmap, center=0.0, vmin=-lim, vmax=lim,
                     square=True, cbar=True, xticklabels=False, yticklabels=False,
                     annot_kws={"size": annot_size}, cbar_kws={"shrink": 0.8})
@@ -203,7 +206,7 @@ def kernel_heatmaps(kernels, titles=None, annot: bool = True, fmt: str = ".2f", 
 
 
 def map_grid(maps, titles=None, row_labels=None, cmap="gray", size: float = 2.2, vmin=None, vmax=None,
-             robust: bool = False):
+             robust: bool = False, colorbar=None, colorbar_label=None, gamma=None):
     """Images or filter maps in a grid, without axes.
 
     Args:
@@ -212,9 +215,19 @@ def map_grid(maps, titles=None, row_labels=None, cmap="gray", size: float = 2.2,
         row_labels: ``rows`` labels written left of each row (optional).
         cmap: one colormap, or a list with one per column.
         size: side of one panel in inches.
-        vmin, vmax: colour limits shared by all panels (default: each panel its own range).
-        robust: clip each panel's colour range at its 0.5th and 99.5th percentiles, so that a few
-            extreme values (e.g. at a zero-padded border) do not hide the rest.
+        vmin, vmax: colour limits. A number is shared by all panels; an array that broadcasts
+            to ``[rows, cols]`` (e.g. ``[[a], [b]]`` per row, or ``[a, b, c]`` per column) gives
+            panels their own or shared limits, ``nan`` meaning "this panel's own range".
+            Default: each panel its own range.
+        robust: where a panel has no limit, clip its range at its 0.5th and 99.5th percentiles,
+            so that a few extreme values (e.g. at a zero-padded border) do not hide the rest.
+        colorbar: ``None`` (no colour bar), ``"row"`` (one per row, right of its last panel) or
+            ``"column"`` (one per column, under its last panel); panels that share a colour bar
+            should share their limits.
+        colorbar_label: label of the colour bars (a string, or one per row / column).
+        gamma: exponent of a power-law colour scale (``matplotlib.colors.PowerNorm``; e.g. 0.5
+            makes weak values visible next to strong ones on a shared scale), one number for all
+            panels or a list with one per column (``None`` entries: linear). Default: linear.
 
     Returns:
         matplotlib ``Figure``.
@@ -231,22 +244,59 @@ def map_grid(maps, titles=None, row_labels=None, cmap="gray", size: float = 2.2,
     cmaps = list(cmap) if isinstance(cmap, (list, tuple)) else [cmap] * cols
     if len(cmaps) != cols:
         raise ValueError(f"map_grid: expected {cols} colormaps, got {len(cmaps)}")
+    if colorbar not in (None, "row", "column"):
+        raise ValueError(f"map_grid: colorbar must be None, 'row' or 'column', got {colorbar!r}")
+
+    def limits(value, name):
+        arr = np.full((rows, cols), np.nan) if value is None else np.asarray(value, dtype=float)
+        try:
+            return np.broadcast_to(arr, (rows, cols))
+        except ValueError:
+            raise ValueError(f"map_grid: {name} must be a number or broadcast to [rows, cols] = "
+                             f"[{rows}, {cols}], got shape {arr.shape}") from None
+
+    lo_all, hi_all = limits(vmin, "vmin"), limits(vmax, "vmax")
+    gammas = list(gamma) if isinstance(gamma, (list, tuple)) else [gamma] * cols
+    if len(gammas) != cols:
+        raise ValueError(f"map_grid: expected {cols} gamma values, got {len(gammas)}")
     aspect = m.shape[2] / m.shape[3]
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * aspect * rows + 0.3 * (titles is not None)),
-                             squeeze=False)
+    extra_w = 0.9 if colorbar == "row" else 0.0
+    extra_h = 0.6 if colorbar == "column" else 0.0
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + extra_w,
+                                                  size * aspect * rows + 0.3 * (titles is not None) + extra_h),
+                             squeeze=False, layout="constrained" if colorbar else None)
+    images = np.empty((rows, cols), dtype=object)
     for r in range(rows):
         for c in range(cols):
             ax = axes[r, c]
-            lo, hi = vmin, vmax
-            if robust and vmin is None and vmax is None:
+            lo, hi = lo_all[r, c], hi_all[r, c]
+            lo, hi = (None if np.isnan(lo) else float(lo)), (None if np.isnan(hi) else float(hi))
+            if robust and lo is None and hi is None:
                 lo, hi = np.percentile(m[r, c], [0.5, 99.5])
-            ax.imshow(m[r, c], cmap=cmaps[c], vmin=lo, vmax=hi, interpolation="nearest")
+            if gammas[c] is None:
+                images[r, c] = ax.imshow(m[r, c], cmap=cmaps[c], vmin=lo, vmax=hi, interpolation="nearest")
+            else:
+                from matplotlib.colors import PowerNorm
+                norm = PowerNorm(gamma=float(gammas[c]), vmin=lo, vmax=hi)
+                images[r, c] = ax.imshow(m[r, c], cmap=cmaps[c], norm=norm, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0 and titles is not None:
                 ax.set_title(titles[c], fontsize=9)
         if row_labels is not None:
             axes[r, 0].set_ylabel(str(row_labels[r]), fontsize=9)
-    fig.tight_layout(pad=0.3)
+    if colorbar is not None:
+        n = rows if colorbar == "row" else cols
+        labels = list(colorbar_label) if isinstance(colorbar_label, (list, tuple)) else [colorbar_label] * n
+        for i in range(n):
+            group = axes[i, :] if colorbar == "row" else axes[:, i]
+            im = images[i, -1] if colorbar == "row" else images[-1, i]
+            bar = fig.colorbar(im, ax=list(group), shrink=0.85, pad=0.02,
+                               location="right" if colorbar == "row" else "bottom")
+            bar.ax.tick_params(labelsize=8)
+            if labels[i]:
+                bar.set_label(labels[i], fontsize=8)
+    else:
+        fig.tight_layout(pad=0.3)
     return fig
 
 
@@ -521,7 +571,7 @@ def winners_overlay(image, winners, field: int = 5, radius: int = 0, ax=None, cm
         if radius > 0:
             ax.add_patch(Rectangle((c - radius - 0.5, r - radius - 0.5), 2 * radius + 1, 2 * radius + 1,
                                    fill=False, ec=color, lw=0.9, ls="--"))
-        ax.text(c - half + 0.3, r - half - 0.3, f"{i + 1}:f{f}", color=color, fontsize=7, va="bottom")
+        ax.text(c - half + 0.3, r - half - 0.3, f"{i + 1}:f{f}", color=color, fontsize=8, va="bottom")
     ax.set_xlim(-0.5, img.shape[1] - 0.5), ax.set_ylim(img.shape[0] - 0.5, -0.5)
     ax.set_xticks([]), ax.set_yticks([])
     if title is not None:
@@ -560,7 +610,7 @@ def weight_trajectories(trajectories, labels=None, ax=None, styles=None, title=N
     ax.set_ylabel("weight $w$")
     ax.set_ylim(-0.03, 1.03)
     if labels is not None:
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(frameon=False, fontsize=8)
     if title is not None:
         ax.set_title(title, fontsize=9)
     return fig
@@ -614,7 +664,7 @@ def network_diagram(blocks, ax=None, title=None, colors=None, box_width: float =
         ax.add_patch(FancyBboxPatch((x, 0), box_width, 1, boxstyle="round,pad=0.02,rounding_size=0.08",
                                     fc=color, ec="0.3", lw=1.0))
         ax.text(x + box_width / 2, 0.9, str(name), ha="center", va="top", fontsize=9, fontweight="bold")
-        ax.text(x + box_width / 2, 0.68, str(details), ha="center", va="top", fontsize=7, linespacing=1.35)
+        ax.text(x + box_width / 2, 0.68, str(details), ha="center", va="top", fontsize=8, linespacing=1.35)
         if i:
             ax.add_artist(FancyArrowPatch((x - gap + 0.04, 0.5), (x - 0.04, 0.5), arrowstyle="-|>",
                                           mutation_scale=10, color="0.3", lw=1.0))
@@ -844,7 +894,7 @@ def confusion_plot(confusion, ax=None, title=None, cmap: str = "Blues", classes=
         raise ValueError(f"confusion_plot: confusion must be [classes, classes] or [classes, classes + 1], "
                          f"got shape {m.shape}")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(0.42 * m.shape[1] + 1.2, 0.42 * m.shape[0] + 0.8))
+        fig, ax = plt.subplots(figsize=(0.5 * m.shape[1] + 1.2, 0.5 * m.shape[0] + 0.8))
     else:
         fig = ax.figure
     shown = np.where(m > 0, m, np.nan)
@@ -852,12 +902,12 @@ def confusion_plot(confusion, ax=None, title=None, cmap: str = "Blues", classes=
     big = np.nanmax(shown) if np.isfinite(shown).any() else 1
     for (i, j), v in np.ndenumerate(m):
         if v > 0:
-            ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=6,
+            ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=7.5,
                     color="white" if v > big ** 0.75 else "black")
     rows = list(range(m.shape[0])) if classes is None else list(classes)
     cols = [str(c) for c in rows] + (["silent"] if m.shape[1] > m.shape[0] else [])
-    ax.set_xticks(range(m.shape[1]), cols, fontsize=7)
-    ax.set_yticks(range(m.shape[0]), [str(c) for c in rows], fontsize=7)
+    ax.set_xticks(range(m.shape[1]), cols, fontsize=8)
+    ax.set_yticks(range(m.shape[0]), [str(c) for c in rows], fontsize=8)
     ax.set_xlabel("decision")
     ax.set_ylabel("true class")
     if title is not None:

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .. import _engine, competition, layers, plasticity, retina
-from .._checks import check_int, check_tensor
+from .._checks import check_bool, check_int, check_real, check_tensor
 from ..coding import latency_times, times_to_wave, wave_to_times
 
 __all__ = ["Mozafari2019", "TIME_STEPS", "DOG_PADDING", "DOG_THRESHOLD", "LOCAL_NORM_RADIUS",
@@ -100,6 +100,14 @@ class Mozafari2019(nn.Module):
         seed: seed of the initial weights (``N(0.8, 0.05)``, drawn with ``torch.Generator``);
             ``None`` uses the global generator.
         adaptive_rstdp: adapt the R-STDP rates after every :data:`RSTDP_BLOCK` training digits.
+        rstdp_rate_floor: variant (0 in the reference port): adapted rates are the base rates
+            times ``floor + (1 - floor) *`` the block's miss (hit) rate, so they never vanish
+            (0.2 in the 2018 paper's reference code, ``adaptive_min``).
+        s3_dropout: variant (0 in the reference port): probability that an S3 feature is
+            dropped (cannot win, does not learn) during one call of :meth:`learn_rstdp` -- the
+            training loop calls it once per epoch, so the mask is renewed every epoch, as the
+            2018 paper's reference code does. Masks are drawn from ``seed`` and a counter, so
+            runs and resumed runs are reproducible.
 
     Shape:
         - Input of :meth:`forward`: first-spike times ``uint8 [batch, 6, 28, 28]`` (from
@@ -125,7 +133,7 @@ class Mozafari2019(nn.Module):
     """
 
     def __init__(self, time_steps: int = TIME_STEPS, s3_features: int = S3["features"], seed: int | None = None,
-                 adaptive_rstdp: bool = True):
+                 adaptive_rstdp: bool = True, rstdp_rate_floor: float = 0.0, s3_dropout: float = 0.0):
         super().__init__()
         fn = "Mozafari2019"
         self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=254)
@@ -135,6 +143,8 @@ class Mozafari2019(nn.Module):
         if not isinstance(adaptive_rstdp, bool):
             raise TypeError(f"{fn}: adaptive_rstdp must be a bool, got {adaptive_rstdp!r}")
         self.adaptive_rstdp = adaptive_rstdp
+        self.rstdp_rate_floor = check_real(fn, "rstdp_rate_floor", rstdp_rate_floor, minimum=0.0, maximum=1.0)
+        self.s3_dropout = check_real(fn, "s3_dropout", s3_dropout, minimum=0.0, maximum=1.0, strict_max=True)
         self.per_class = s3_features // 10
         g = None if seed is None else torch.Generator().manual_seed(check_int(fn, "seed", seed, minimum=0))
         self.conv1 = layers.Convolution(6, S1["features"], S1["kernel"], WEIGHT_MEAN, WEIGHT_STD, g)
@@ -150,6 +160,9 @@ class Mozafari2019(nn.Module):
         self.register_buffer("rstdp_rates", torch.tensor(list(plasticity.STDP_LEARNING_RATE)
                                                         + list(plasticity.ANTI_STDP_LEARNING_RATE)))
         self.register_buffer("rstdp_block", torch.zeros(3, dtype=torch.long))  # hits, misses, seen
+        # dropout variant: the current mask of S3 features, its seed and how many were drawn
+        self.register_buffer("s3_alive", torch.ones(s3_features, dtype=torch.bool))
+        self.register_buffer("s3_dropout_state", torch.tensor([0 if seed is None else seed, 0]))
         self._cache: dict = {}  # engine state: weight rows per layer, kernel constants
 
     # ------------------------------------------------------------------------------ input
@@ -378,7 +391,8 @@ class Mozafari2019(nn.Module):
             The winners of each digit (``-1``-padded).
         """
         fn = "Mozafari2019.learn_stdp"
-        if layer not in (1, 2) or isinstance(layer, bool):
+        layer = check_int(fn, "layer", layer)
+        if layer not in (1, 2):
             raise ValueError(f"{fn}: layer must be 1 or 2 (S3 learns by learn_rstdp), got {layer!r}")
         engine = self._engine_arg(fn, engine)
         times = self._times(fn, x)
@@ -496,9 +510,13 @@ class Mozafari2019(nn.Module):
         """
         fn = "Mozafari2019.learn_rstdp"
         engine = self._engine_arg(fn, engine)
+        check_bool(fn, "s3_input", s3_input)
         check_tensor(fn, "labels", labels, ndim=1, axes="[batch]")
         if labels.is_floating_point() or labels.dtype == torch.bool:
             raise TypeError(f"{fn}: labels must be an integer tensor, got {labels.dtype}")
+        lo, hi = (int(v) for v in torch.aminmax(labels.long()))
+        if lo < 0 or hi > 9:  # a label no decision can equal would silently punish every digit
+            raise ValueError(f"{fn}: labels must be classes in [0, 9], got values in [{lo}, {hi}]")
         if s3_input:
             if engine != "event":
                 raise ValueError(f"{fn}: s3_input=True needs engine='event'")
@@ -519,6 +537,7 @@ class Mozafari2019(nn.Module):
                 active = self.s3_input(times)
             if not self.training:
                 return self._forward_event_s3(active)
+            self._draw_dropout()
             w, wt, in_bounds = self._weight_state(3)
             dt = w.dtype
             decisions = np.empty(active.shape[0], np.int64)
@@ -527,7 +546,8 @@ class Mozafari2019(nn.Module):
             args = (np.ascontiguousarray(active.numpy()), labels.numpy(), S3["pad"], w, wt, self.time_steps,
                     _engine.tarr_of(self.time_steps, self.conv3.weight.dtype), self.per_class, r_base, p_base,
                     self.rstdp_rates.numpy(), np.array([0.2, 0.8], dt), in_bounds, RSTDP_BLOCK,
-                    self.rstdp_block.numpy(), decisions, self.adaptive_rstdp)
+                    self.rstdp_block.numpy(), decisions, self.adaptive_rstdp, self.rstdp_rate_floor,
+                    self.s3_alive.numpy())
             _engine._rstdp_readout_pass(*args)
             return torch.from_numpy(decisions)
 
@@ -566,9 +586,20 @@ class Mozafari2019(nn.Module):
             raise TypeError(f"{fn}: active must be bool (from s3_input), got {active.dtype}")
         return self._forward_event_s3(active.cpu())
 
+    def _draw_dropout(self) -> None:
+        """A fresh S3 dropout mask (training with ``s3_dropout > 0`` only)."""
+        if self.s3_dropout > 0 and self.training:
+            seed, draws = (int(v) for v in self.s3_dropout_state)
+            g = torch.Generator().manual_seed(seed * 1_000_003 + draws)
+            self.s3_alive.copy_(torch.rand(self.s3_alive.shape[0], generator=g, dtype=torch.float64)
+                                >= self.s3_dropout)
+            self.s3_dropout_state[1] += 1
+
     def _adapt_rstdp(self) -> None:
         hits, misses, seen = (int(v) for v in self.rstdp_block)
         hit, miss = hits / seen, misses / seen
+        floor = self.rstdp_rate_floor
+        hit, miss = floor + (1.0 - floor) * hit, floor + (1.0 - floor) * miss
         r = [_f32(v) * miss for v in plasticity.STDP_LEARNING_RATE]
         p = [_f32(v) * hit for v in plasticity.ANTI_STDP_LEARNING_RATE]
         self.rstdp_rates.copy_(torch.tensor(r + p, dtype=torch.float64))
@@ -578,10 +609,13 @@ class Mozafari2019(nn.Module):
         steps = self.time_steps
         w3 = self.conv3.weight
         out = []
+        self._draw_dropout()
+        dead = ~self.s3_alive if self.training else torch.zeros_like(self.s3_alive)
         for i in range(times.shape[0]):
             x3 = layers.pad_times(self._layer_input(3, times[i:i + 1]), (S3["pad"],) * 4, steps)
             wave = times_to_wave(x3, steps, w3.dtype)
             pot = _last_step_potentials(wave, w3.detach())
+            pot[:, :, dead] = 0  # dropout variant: dropped features cannot win
             spikes = competition.fire(pot)
             winners = competition.k_winners(pot, 1, 0, spikes)
             decision = self._decide(winners)
@@ -607,4 +641,5 @@ class Mozafari2019(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"time_steps={self.time_steps}, s3_features={self.conv3.weight.shape[0]}, "
-                f"adaptive_rstdp={self.adaptive_rstdp}")
+                f"adaptive_rstdp={self.adaptive_rstdp}, rstdp_rate_floor={self.rstdp_rate_floor}, "
+                f"s3_dropout={self.s3_dropout}")
