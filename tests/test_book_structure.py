@@ -99,7 +99,8 @@ def test_toc_lists_every_page_once_and_the_pipeline_in_reading_order():
     assert len(docs) == len(set(docs)), "a page is listed twice in _toc.yml"
     for doc in docs:
         assert (ROOT / f"{doc}.md").is_file(), f"_toc.yml lists {doc}, which has no {doc}.md"
-    assert chapter_order() == ["neurons", "retina", "coding", "competition", "mozafari2019"]
+    assert chapter_order() == ["neurons", "retina", "coding", "competition", "mozafari2019",
+                             "diehl_cook2015"]
     for page in ["book/notation", "book/glossary", "book/bibliography", "book/api"]:
         assert page in docs, f"{page} missing from the TOC"
 

@@ -234,3 +234,14 @@ def test_shipped_weights_reproduce_the_recorded_accuracy():
     x, y = data.mnist_tensors(train=False, n=1000)
     assert float((model(x) == y).double().mean()) == r["test_accuracy_first_1000"]
     assert r["test_accuracy"] >= 0.87
+
+
+def test_benchmark_quick_run(tmp_path):
+    """The benchmark's two sides agree (it asserts identical spikes, weights and state) and it writes its JSON."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_dc", ROOT / "benchmarks" / "diehl_cook2015.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    record = module.main(["--quick", "--out", str(tmp_path / "bench.json")])
+    assert record["identical"]["spikes_training"] > 0 and record["ratio_training"] > 1
+    assert json.loads((tmp_path / "bench.json").read_text())["neurons"] == 20
