@@ -70,7 +70,7 @@ book-noexec: venv vendor
 	$(JB) build . --config _build/_config_noexec.yml
 
 test: venv vendor chromium
-	$(PY) -m pytest -ra
+	$(PY) -m pytest -ra --durations=25
 
 clean:
 	rm -rf _build

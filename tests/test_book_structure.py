@@ -100,7 +100,7 @@ def test_toc_lists_every_page_once_and_the_pipeline_in_reading_order():
     for doc in docs:
         assert (ROOT / f"{doc}.md").is_file(), f"_toc.yml lists {doc}, which has no {doc}.md"
     assert chapter_order() == ["neurons", "retina", "coding", "competition", "mozafari2019",
-                             "diehl_cook2015"]
+                             "diehl_cook2015", "stdp_failures", "gradient", "events"]
     for page in ["book/notation", "book/glossary", "book/bibliography", "book/api"]:
         assert page in docs, f"{page} missing from the TOC"
 
@@ -238,7 +238,8 @@ API_PAGES = {
     "retina": "retina", "coding": "coding", "neurons": "neurons", "layers": "layers",
     "competition": "competition", "plasticity": "plasticity",
     "models_mozafari2019": "models.mozafari2019", "training": "training", "data": "data",
-    "viz": "viz", "widgets": "widgets",
+    "viz": "viz", "widgets": "widgets", "models_diehl_cook2015": "models.diehl_cook2015",
+    "monitors": "monitors", "events": "events", "models_events_nets": "models.events_nets",
 }
 
 

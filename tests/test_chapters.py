@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_CHAPTERS = ["neurons", "retina", "coding", "competition"]
-NETWORK_CHAPTERS = ["mozafari2019"]
+NETWORK_CHAPTERS = ["mozafari2019", "diehl_cook2015", "stdp_failures", "gradient", "events"]
 CHAPTERS = PIPELINE_CHAPTERS + NETWORK_CHAPTERS
 EXECUTION_BUDGET_S = 90
 # A whole-network chapter trains a small network live and runs the test set through the

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["neurons", "retina", "coding", "competition", "mozafari2019"]
+CHAPTERS = ["neurons", "retina", "coding", "competition", "mozafari2019", "diehl_cook2015", "stdp_failures",
+            "gradient", "events"]
 
 pytestmark = pytest.mark.book
 

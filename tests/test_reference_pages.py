@@ -12,7 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity", "models.mozafari2019", "training",
-           "data", "viz", "widgets"]
+           "data", "viz", "widgets", "models.diehl_cook2015", "monitors", "events", "models.events_nets"]
+# The networks trained by gradient share one page, book/api/models_gradient.md.
+GRADIENT_MODULES = ["models.surrogate", "models.chevalier", "models.spikeprop", "interop", "compare"]
 GLOSSARY_TERMS = ["spike-wave", "rank-order code", "lateral inhibition", "k-WTA", "STDP", "R-STDP",
                   "surrogate gradient", "event camera", "IF neuron", "LIF neuron", "refractory period",
                   "DoG", "Gabor filter", "Fano factor", "LTP", "LTD", "stabiliser", "pointwise inhibition"]
@@ -50,10 +52,17 @@ def test_api_reference_documents_every_public_name_on_its_module_page(built_book
         assert not missing, f"public names missing from the page of snnbook.{module_name}: {missing}"
         assert re.search(r'<h1>.*snnbook\.' + re.escape(module_name), page), module_name
         article = page.split("<article", 1)[-1].split("</article>", 1)[0]   # not the sidebar
-        chapters = set(re.findall(r'href="\.\./(neurons|retina|coding|competition|mozafari2019|intro)\.html',
+        chapters = set(re.findall(r'href="\.\./(neurons|retina|coding|competition|mozafari2019|diehl_cook2015|'
+                                  r'stdp_failures|gradient|events|intro)\.html',
                                   article))
         assert chapters, f"the page of snnbook.{module_name} links to no chapter"
     assert total > 50
+    page = (built_book / "book" / "api" / "models_gradient.html").read_text()
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    for module_name in GRADIENT_MODULES:
+        missing = [n for n in public_names(module_name) if n not in ids]
+        assert not missing, f"public names missing from the page of snnbook.{module_name}: {missing}"
+    assert 'href="../gradient.html' in page.split("<article", 1)[-1], "models_gradient links to no chapter"
     index = (built_book / "book" / "api.html").read_text()
     for module_name in MODULES:
         assert f'href="api/{module_name.replace(".", "_")}.html"' in index, module_name

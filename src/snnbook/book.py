@@ -42,6 +42,8 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"glue: name must be a non-empty str, got name={name!r}")
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy scalars: their repr (np.float64(...)) would not format as a number
     if _myst_glue is not None:
         _myst_glue(name, value, display=display)
         return

@@ -358,7 +358,8 @@ def first_spike_times(spikes: torch.Tensor) -> torch.Tensor:
     return torch.where(s.any(dim=1), first, torch.full_like(first, t))
 
 
-def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: float = DVS_EPS) -> torch.Tensor:
+def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: float = DVS_EPS, *,
+               per_crossing: bool = False) -> torch.Tensor:
     """Event-camera (DVS) coding of a video: ON/OFF events where the log intensity changes.
 
     Each pixel keeps a reference level ``ref``, initialised to ``log(frames[:, 0] + eps)``. At every
@@ -366,23 +367,34 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
     OFF event if it is ``<= -threshold``; when an event fires, ``ref`` is reset to the current log
     intensity. At most one event per pixel and step; step 0 has no events. The wave is not cumulative.
 
+    With ``per_crossing=True`` the pixel instead emits ``n = floor(|change| / threshold)`` events
+    per step and its reference moves by ``n`` steps of ``threshold`` (as ESIM and v2e do): the
+    output counts events per step, equal to the event stream of :func:`snnbook.events.simulate`
+    binned by frame. The full simulator (event times between frames, ON/OFF thresholds, mismatch,
+    refractory period, noise) lives in :mod:`snnbook.events`.
+
     Args:
         frames (Tensor): non-negative intensities (any scale, e.g. 0..1 or 0..255).
         threshold (float): contrast threshold on the change of natural-log intensity (> 0). Default: 0.2.
         eps (float): offset inside the logarithm (> 0). Default: 1e-3.
+        per_crossing (bool): emit ``floor(|change| / threshold)`` events per step instead of at
+            most one. Default: False.
 
     Shape:
         - Input: ``[batch, time, height, width]`` or ``[batch, time, 1, height, width]``.
         - Output: ``[batch, time, 2, height, width]`` (channel 0: ON, channel 1: OFF).
 
     Returns:
-        Tensor: 0/1 events in ``frames``' dtype.
+        Tensor: 0/1 events (counts with ``per_crossing``) in ``frames``' dtype.
 
     Example:
         >>> video = torch.tensor([1.0, 1.0, 2.0, 2.0, 0.5]).view(1, 5, 1, 1)  # one pixel
         >>> ev = dvs_events(video, threshold=0.5)
         >>> ev[0, :, 0, 0, 0].tolist(), ev[0, :, 1, 0, 0].tolist()
         ([0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0])
+        >>> ev = dvs_events(video, threshold=0.5, per_crossing=True)  # log 4 = 2.8 thresholds
+        >>> ev[0, :, 0, 0, 0].tolist(), ev[0, :, 1, 0, 0].tolist()
+        ([0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 2.0])
     """
     fn = "dvs_events"
     check_tensor(fn, "frames", frames, ndim=(4, 5), axes="[batch, time, height, width] or "
@@ -394,6 +406,7 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
         frames = frames[:, :, 0]
     threshold = check_real(fn, "threshold", threshold, minimum=0.0, strict_min=True)
     eps = check_real(fn, "eps", eps, minimum=0.0, strict_min=True)
+    per_crossing = check_bool(fn, "per_crossing", per_crossing)
     lo, hi = value_range(fn, "frames", frames)
     if lo < 0:
         raise ValueError(f"{fn}: frames must be non-negative intensities, got minimum {lo}")
@@ -408,6 +421,14 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
     ref = log_i[:, 0]
     out = torch.zeros(frames.shape[0], frames.shape[1], 2, *frames.shape[2:], dtype=frames.dtype,
                       device=frames.device)
+    if per_crossing:
+        for t in range(1, frames.shape[1]):
+            n = torch.floor((log_i[:, t] - ref).abs() / threshold)
+            up = log_i[:, t] >= ref
+            out[:, t, 0] = torch.where(up, n, 0).to(frames.dtype)
+            out[:, t, 1] = torch.where(up, 0, n).to(frames.dtype)
+            ref = ref + torch.where(up, n, -n) * threshold
+        return out
     for t in range(1, frames.shape[1]):
         diff = log_i[:, t] - ref
         on = diff >= threshold

@@ -25,7 +25,7 @@ mean spike count over labelled TRAINING digits is largest; a digit's class is th
 neurons fire most on average (:meth:`DiehlCook2015.forward`).
 
 Time step (what one ``dt = 0.5 ms`` step does, in Brian 2's schedule)
---------------------------------------------------------------------
+---------------------------------------------------------------------
 1. state update, forward Euler (the code's ``method='euler'``) from the old state:
    ``v += dt/tau * ((v_rest - v) + ge * (-v) + gi * (E_inh - v))`` (not while refractory), then
    ``v`` clipped to ``[E_inh, E_exc]``, the interval the exact solution never leaves (forward Euler
@@ -318,7 +318,7 @@ def normalize_weights(weight: torch.Tensor, total: float = PARAMS["weight_sum"])
 
 
 def run_digit_reference(weight: torch.Tensor, theta: torch.Tensor, state: DiehlCookState, spikes: torch.Tensor,
-                        learn: bool, params: dict = PARAMS):
+                        learn: bool, params: dict = PARAMS, record: bool = False):
     """One presentation (350 ms with input, then the 150 ms rest), step by step in torch (float64):
     the readable definition of the network that the compiled engine is tested against.
 
@@ -328,11 +328,15 @@ def run_digit_reference(weight: torch.Tensor, theta: torch.Tensor, state: DiehlC
         state: the :class:`DiehlCookState` before the digit.
         spikes: input spikes ``[steps, 784]`` bool (:func:`events_to_spikes`).
         learn: STDP and threshold adaptation on (training) or off.
+        params: the constants (default :data:`PARAMS`).
+        record: also return the excitatory spikes of every step with input (a raster).
 
     Shape:
         - Output: ``counts`` int64 ``[N]`` (excitatory spikes during the 350 ms), ``weight``
-          ``[784, N]``, ``theta`` ``[N]``, the new state. The inputs are not modified.
+          ``[784, N]``, ``theta`` ``[N]``, the new state; with ``record``, also ``raster`` bool
+          ``[steps, N]`` (``counts == raster.sum(0)``). The inputs are not modified.
     """
+    check_bool("run_digit_reference", "record", record)
     c = _constants(params)
     (a_e, a_i, rest_e, rest_i, erev_e, erev_i, cge_e, cgi_e, cge_i, cgi_i, cth, thr_e, thr_i, reset_e, reset_i,
      th_plus, w_ei, w_ie, eta_pre, eta_post, w_max, cge_n, cgi_n, cth_n, e_exc) = c.P.tolist()
@@ -344,6 +348,7 @@ def run_digit_reference(weight: torch.Tensor, theta: torch.Tensor, state: DiehlC
     t = int(t)
     n = v_e.shape[0]
     counts = torch.zeros(n, dtype=torch.int64)
+    rows = []
     for k in range(n_in + n_sim):
         t += 1
         # 1. state update: forward Euler from the old state (v frozen while refractory), v kept
@@ -389,6 +394,8 @@ def run_digit_reference(weight: torch.Tensor, theta: torch.Tensor, state: DiehlC
         since_i = torch.where(spk_i, 0, since_i)
         if k < n_in:
             counts += spk_e
+            if record:
+                rows.append(spk_e)
     # the rest of the rest, in closed form
     if n_closed > 0:
         free_e = (n_closed - (ref_e - since_e).clamp(min=1) + 1).clamp(0, n_closed)
@@ -402,6 +409,9 @@ def run_digit_reference(weight: torch.Tensor, theta: torch.Tensor, state: DiehlC
         t += n_closed
     state = DiehlCookState(v_e, ge_e, gi_e, since_e, v_i, ge_i, gi_i, since_i, last_pre, last_post,
                            torch.tensor(t, dtype=torch.int64))
+    if record:
+        raster = torch.stack(rows) if rows else torch.zeros(0, n, dtype=torch.bool)
+        return counts, w, theta, state, raster
     return counts, w, theta, state
 
 
@@ -705,7 +715,7 @@ class DiehlCook2015(nn.Module):
 
     # -- training ----------------------------------------------------------------------------
     @torch.no_grad()
-    def learn(self, images: torch.Tensor, engine: str = "event") -> torch.Tensor:
+    def learn(self, images: torch.Tensor, engine: str = "event", return_attempts: bool = False):
         """Show the digits one after the other with STDP on (training mode only): before each,
         normalise the weights; show it 350 ms + 150 ms rest; re-show it at intensity + 1 while it
         evokes fewer than 5 excitatory spikes (at most :data:`MAX_RETRIES` times).
@@ -713,9 +723,13 @@ class DiehlCook2015(nn.Module):
         Args:
             images: ``[digits, 28, 28]`` uint8 (0..255), shown in order.
             engine: ``"event"`` (compiled) or ``"reference"`` (:func:`run_digit_reference`).
+            return_attempts: also return how often each digit was shown (the monitor of
+                re-presentations, :mod:`snnbook.monitors`).
 
         Shape:
-            - Output: spike counts of the last presentation of each digit ``[digits, N]`` int64.
+            - Output: spike counts of the last presentation of each digit ``[digits, N]`` int64;
+              with ``return_attempts``, also the presentations per digit ``[digits]`` int64
+              (1 .. ``1 + MAX_RETRIES``).
         """
         fn = "DiehlCook2015.learn"
         if not self.training:
@@ -723,8 +737,10 @@ class DiehlCook2015(nn.Module):
                              "call .train() to learn")
         flat = _images_arg(fn, images)
         engine = self._engine(fn, engine)
+        check_bool(fn, "return_attempts", return_attempts)
         c = _constants()
         counts = torch.zeros(flat.shape[0], self.n_neurons, dtype=torch.int64)
+        attempts = torch.zeros(flat.shape[0], dtype=torch.int64)
         if engine == "event":
             W, theta = self.weight.numpy(), self.theta.numpy()
             st = [getattr(self, f"state_{f}").numpy() for f in DiehlCookState._fields[:-1]]
@@ -753,12 +769,13 @@ class DiehlCook2015(nn.Module):
                     self.theta.copy_(th)
                     self._set_state(state)
                     counts[b] = cnt
+                attempts[b] = attempt + 1
                 if int(counts[b].sum()) >= PARAMS["min_spikes"]:
                     break
         if engine == "event":
             self.state_t.fill_(t)
         self.presented += flat.shape[0]
-        return counts
+        return (counts, attempts) if return_attempts else counts
 
     @staticmethod
     def _engine(fn: str, engine) -> str:
@@ -923,7 +940,7 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
                          test_digits: int | None = None, label_digits: int | None = None, seed: int = 0,
                          resume: bool = False, progress: bool = True, name: str | None = None,
                          command: str | None = None, checkpoint_every: int = 5000,
-                         stop_after: int | None = None) -> dict | None:
+                         stop_after: int | None = None, monitor_every: int | None = 1000) -> dict | None:
     """Train Diehl & Cook's network by STDP, label its neurons, test it; write the results JSON and
     the weights.
 
@@ -948,6 +965,10 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
         command: the command line recorded in the JSON.
         checkpoint_every: training digits between checkpoints.
         stop_after: save a checkpoint after this many training digits and return None (tests).
+        monitor_every: training digits between snapshots of :class:`snnbook.monitors.Monitor`
+            (spikes and wins per neuron, silent neurons and digits, re-presentations, weight
+            histogram, quantiles of ``theta``), written under ``"monitors"`` in the JSON; None:
+            no monitors. Monitoring only reads: the results are the same with or without it.
 
     Returns:
         The results dict (also written to ``{out}/{name}.json``), or None with ``stop_after``.
@@ -973,6 +994,8 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
     check_bool(fn, "progress", progress)
     if stop_after is not None:
         stop_after = check_int(fn, "stop_after", stop_after, minimum=1)
+    if monitor_every is not None:
+        monitor_every = check_int(fn, "monitor_every", monitor_every, minimum=1)
     for arg, v in (("name", name), ("command", command)):
         if v is not None and not isinstance(v, str):
             raise TypeError(f"{fn}: {arg} must be a str or None, got {v!r} ({type(v).__name__})")
@@ -995,6 +1018,8 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
     correct = torch.zeros(_RUNNING, dtype=torch.bool)
     running_labels = torch.full((n_neurons,), -1, dtype=torch.int64)
     loop = {"pos": 0, "wall_train_s": 0.0, "history": [], "spikes_train": 0, "segments": 0}
+    from ..monitors import Monitor
+    monitor = None if monitor_every is None else Monitor(every=monitor_every)
     if resume and ckpt_path.exists():
         saved = torch.load(ckpt_path, weights_only=True)
         if saved["config"] != config:
@@ -1004,12 +1029,18 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
         window, window_targets, correct = saved["window"], saved["window_targets"], saved["correct"]
         running_labels = saved["running_labels"]
         loop = saved["loop"]
+        if monitor is not None and saved.get("monitor") is not None:
+            if saved["monitor"]["every"] != monitor_every:
+                raise ValueError(f"{fn}: checkpoint {ckpt_path} was monitored every {saved['monitor']['every']} "
+                                 f"digits, not monitor_every={monitor_every}; pass the same value")
+            monitor.load_state_dict(saved["monitor"])
     loop["segments"] += 1
 
     def checkpoint():
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"config": config, "model": model.state_dict(), "window": window, "window_targets": window_targets,
-                    "correct": correct, "running_labels": running_labels, "loop": loop}, tmp)
+                    "correct": correct, "running_labels": running_labels, "loop": loop,
+                    "monitor": None if monitor is None else monitor.state_dict()}, tmp)
         os.replace(tmp, ckpt_path)
 
     from tqdm.auto import tqdm
@@ -1021,8 +1052,14 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
     while loop["pos"] < end:
         pos = loop["pos"]
         nxt = min(end, (pos // _BAR_CHUNK + 1) * _BAR_CHUNK, (pos // checkpoint_every + 1) * checkpoint_every)
+        if monitor is not None:  # snapshots at multiples of monitor_every (chunking changes no result)
+            nxt = min(nxt, (pos // monitor_every + 1) * monitor_every)
         idx = torch.arange(pos, nxt) % n_train
-        counts = model.learn(images[idx])
+        counts, attempts = model.learn(images[idx], return_attempts=True)
+        if monitor is not None:
+            monitor.update(counts, attempts)
+            if monitor.due(nxt) or nxt == total:
+                monitor.snapshot(nxt, model.weight, model.theta)
         # running accuracy: each digit classified by the labels from the window BEFORE this chunk
         guess = classify(counts, running_labels)
         slots = torch.arange(pos, nxt)
@@ -1082,6 +1119,7 @@ def train_diehl_cook2015(out="results", n_neurons: int = 400, epochs: int = 1, t
         "silent_test_digits": int((test_counts.sum(1) == 0).sum()),
         "neurons_per_label": torch.bincount(model.labels + 1, minlength=11).tolist(),  # index 0: no label
         "running_accuracy": loop["history"],
+        "monitors": None if monitor is None else monitor.to_dict(),
         "params": PARAMS, "max_retries": MAX_RETRIES, "deviations": DEVIATIONS,
         "weights_file": f"{name}.pt",
     }

@@ -1,0 +1,458 @@
+"""The book's comparison table of every trained network, built from the ``results/*.json`` files.
+
+Chapter: Learning by gradient (book/gradient.md).
+
+:func:`comparison_table` reads the results files that the project's own commands wrote
+(``python -m snnbook.train ...``) and returns one :class:`Row` per network: learning rule,
+supervision, test accuracy (mean +- sample sd over the seeds that exist), training wall time on
+this CPU, time steps, spikes, synaptic operations and an **energy estimate** per inference, beside
+the published accuracy (:data:`PUBLISHED`, each with its citation key in ``book/references.bib``).
+No measured number is typed here: each comes from a JSON field named in :data:`SOURCES` or is
+computed from such fields by a rule stated in the row's notes. A network whose files are missing is
+left out (:func:`comparison_table` never fails for a missing file); a field that a file lacks, or
+that cannot be computed exactly from what it has, is ``None`` (shown as "—") with the reason in the
+row's notes.
+
+Energy (an estimate, not a measurement)
+---------------------------------------
+Arithmetic energy only, from the 45 nm, 0.9 V figures of Horowitz (2014, ISSCC, "Computing's energy
+problem (and what we can do about it)", the table of energy per operation): a 32-bit float add
+costs 0.9 pJ and a 32-bit float multiply 3.7 pJ. A binary spike arriving at a synapse costs one
+accumulate (AC: an add, :data:`E_AC_PJ` = 0.9 pJ); an analog (real-valued) input or event costs one
+multiply-accumulate (MAC: :data:`E_MAC_PJ` = 3.7 + 0.9 = 4.6 pJ). Memory access (which dominates
+on real hardware: Horowitz's 8 kB cache read is 10 pJ per 64 bits, DRAM far more), neuron state
+updates and the read-out are not counted. So the estimate ranks networks by synaptic work; it is no
+prediction of a chip's power.
+
+Synaptic operations ("synops") are the events delivered to synapses per inference: each spike times
+the fan-out of its neuron. Where a JSON records them (the gradient-trained networks count them
+exactly while they run, :mod:`snnbook.models.surrogate`) they are taken as they are. For the STDP
+networks the files hold spike counts only, and the fan-out of a spike is not a constant (padding at
+the borders of convolutions and pooling windows in Mozafari et al. 2019; unrecorded Poisson input
+and inhibitory spikes in Diehl & Cook 2015), so their synops and energy are ``None``.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["E_AC_PJ", "E_MAC_PJ", "ENERGY_SOURCE", "PUBLISHED", "SOURCES", "Row", "comparison_table",
+           "to_markdown", "to_html", "energy_nj", "mean_sd"]
+
+#: Energy of one accumulate (32-bit float add, 45 nm; Horowitz 2014), picojoules.
+E_AC_PJ = 0.9
+#: Energy of one multiply-accumulate (32-bit float multiply 3.7 pJ + add 0.9 pJ; Horowitz 2014), pJ.
+E_MAC_PJ = 3.7 + 0.9
+#: Where the two figures come from (cite key in book/references.bib).
+ENERGY_SOURCE = {"cite": "horowitz2014energy",
+                 "text": "Horowitz (2014), ISSCC, 45 nm 0.9 V: 32-bit float add 0.9 pJ, 32-bit float "
+                         "multiply 3.7 pJ; AC = add, MAC = multiply + add"}
+
+#: Published test accuracies (fractions) with their citation keys (book/references.bib) and where in
+#: the source the number stands. Keys are the rows' ``key``.
+PUBLISHED = {
+    "mozafari2019": {"accuracy": 0.972, "cite": "mozafari2019bio",
+                     "where": "Mozafari et al. (2019), Pattern Recognition: MNIST test accuracy 97.2 %"},
+    "diehl_cook2015_100": {"accuracy": 0.829, "cite": "diehl2015unsupervised",
+                           "where": "Diehl & Cook (2015), Table 1: 100 excitatory neurons, 82.9 %"},
+    "diehl_cook2015_400": {"accuracy": 0.870, "cite": "diehl2015unsupervised",
+                           "where": "Diehl & Cook (2015), Table 1: 400 excitatory neurons, 87.0 %"},
+    "diehl_cook2015_1600": {"accuracy": 0.919, "cite": "diehl2015unsupervised",
+                            "where": "Diehl & Cook (2015), Table 1: 1 600 excitatory neurons, 91.9 %"},
+    "diehl_cook2015_6400": {"accuracy": 0.950, "cite": "diehl2015unsupervised",
+                            "where": "Diehl & Cook (2015), Table 1: 6 400 excitatory neurons, 95.0 %"},
+    "chevalier-spiking": {"accuracy": 0.9065, "cite": None,
+                          "where": "G. Chevalier (2018), 'Spiking Neural Network (SNN) with PyTorch' "
+                                   "(blog post and notebook): spiking net, 90.65 %"},
+    "chevalier-nonspiking": {"accuracy": 0.8897, "cite": None,
+                             "where": "G. Chevalier (2018), same post: non-spiking twin, 88.97 %"},
+    "surrogate_fc": {"accuracy": 0.939, "cite": "eshraghian2023training",
+                     "where": "snnTorch tutorial 5 (Eshraghian et al. 2023): 784-1000-10 LIF net, 93.9 %"},
+    "surrogate_conv": {"accuracy": None, "cite": "neftci2019surrogate",
+                       "where": "our own design (surrogate gradients: Neftci et al. 2019); no published "
+                                "number"},
+}
+
+#: The JSON fields each column comes from, per family of results files.
+SOURCES = {
+    "mozafari2019": {"files": "mozafari2019.json -> runs (mozafari2019-seed*.json)",
+                     "accuracy": "test_accuracy_selected",
+                     "wall_time": "wall_time_total_s - wall_time_s.evaluation",
+                     "time_steps": "config.time_steps",
+                     "spikes": "spikes_per_digit.s1 + spikes_per_digit.s2"},
+    "diehl_cook2015": {"files": "diehl_cook2015_{N}-seed*.json", "accuracy": "test_accuracy",
+                       "wall_time": "wall_time_train_s + wall_time_label_s",
+                       "time_steps": "params.present_ms / params.dt_ms", "spikes": "spikes_per_test_digit"},
+    "gradient": {"files": "{chevalier-spiking,chevalier-nonspiking,surrogate_fc,surrogate_conv,events_*}"
+                          "-seed*.json", "accuracy": "test_accuracy", "wall_time": "wall_time_train_s",
+                 "time_steps": "config.time_steps",
+                 "spikes": "spikes_per_test_digit.total (minus .input where the input is rate coded)",
+                 "synops": "synops_per_inference.total", "macs": "input_layer_macs_per_inference"},
+}
+
+
+@dataclass
+class Row:
+    """One network of the comparison table (numbers per inference are means over the seeds).
+
+    Attributes:
+        key: identifier (the :data:`PUBLISHED` key); name: what the table shows.
+        learning_rule, supervision: how the network learns.
+        accuracy_mean, accuracy_sd: test accuracy (fraction); sd is the sample sd (n - 1), None for
+            one seed. seeds: the seeds found.
+        published_accuracy, published_cite, published_where: the paper's figure and its source.
+        train_wall_time_s: training wall time on this CPU (mean over seeds); train_threads: torch
+            threads it used.
+        time_steps: simulation steps per inference; spikes: spikes of the network's neurons per
+            inference (input encoding excluded); synops_ac: synaptic events of binary spikes
+            (accumulates); macs: multiply-accumulates (analog inputs or analog events);
+            energy_nj: the arithmetic energy estimate (:func:`energy_nj`).
+        files: the results files read; notes: how each derived value was computed, or why missing.
+    """
+
+    key: str
+    name: str
+    learning_rule: str
+    supervision: str
+    accuracy_mean: float | None = None
+    accuracy_sd: float | None = None
+    seeds: list = field(default_factory=list)
+    published_accuracy: float | None = None
+    published_cite: str | None = None
+    published_where: str | None = None
+    train_wall_time_s: float | None = None
+    train_threads: list = field(default_factory=list)
+    time_steps: float | None = None
+    spikes: float | None = None
+    synops_ac: float | None = None
+    macs: float | None = None
+    energy_nj: float | None = None
+    files: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The row as a plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+def mean_sd(values) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n - 1) of a list of numbers; sd is None for one value,
+    both None for none.
+
+    Example:
+        >>> mean_sd([0.9, 0.92])
+        (0.91, 0.014142135623730963)
+    """
+    values = [float(v) for v in values]
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def energy_nj(synops_ac: float | None, macs: float | None) -> float | None:
+    """Arithmetic energy estimate per inference in nanojoules: ``synops_ac * E_AC + macs * E_MAC``
+    (:data:`E_AC_PJ`, :data:`E_MAC_PJ`); None when the synaptic operations are unknown.
+
+    Example:
+        >>> round(energy_nj(1000, 10), 4)
+        0.946
+    """
+    if synops_ac is None:
+        return None
+    return (float(synops_ac) * E_AC_PJ + float(macs or 0.0) * E_MAC_PJ) / 1000.0
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _seed_files(results: Path, pattern: str) -> list[tuple[Path, dict]]:
+    out = []
+    for p in sorted(results.glob(pattern)):
+        d = _load(p)
+        if isinstance(d, dict) and (d.get("test_accuracy") is not None
+                                    or d.get("test_accuracy_selected") is not None):
+            out.append((p, d))
+    return out
+
+
+def _mean(values) -> float | None:
+    values = [float(v) for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _published(row: Row) -> Row:
+    pub = PUBLISHED.get(row.key)
+    if pub:
+        row.published_accuracy, row.published_cite = pub["accuracy"], pub["cite"]
+        row.published_where = pub["where"]
+    return row
+
+
+def _mozafari(results: Path) -> list[Row]:
+    card = _load(results / "mozafari2019.json")
+    if not card:
+        return []
+    runs = [(results / f, _load(results / f)) for f in card.get("runs", [])]
+    runs = [(p, d) for p, d in runs if d and d.get("test_accuracy_selected") is not None]
+    if not runs:
+        return []
+    row = Row("mozafari2019", "Mozafari et al. 2019 (deep conv. SNN)", "STDP (S1, S2) + R-STDP (S3)",
+              "reward (R-STDP, decision layer only)")
+    row.accuracy_mean, row.accuracy_sd = mean_sd([d["test_accuracy_selected"] for _, d in runs])
+    row.seeds = [d["seed"] for _, d in runs]
+    row.train_wall_time_s = _mean([d["wall_time_total_s"] - d["wall_time_s"].get("evaluation", 0.0)
+                                   for _, d in runs])
+    row.train_threads = [d["machine"].get("torch_threads") for _, d in runs]
+    row.time_steps = _mean([d["config"]["time_steps"] for _, d in runs])
+    row.spikes = _mean([d["spikes_per_digit"]["s1"] + d["spikes_per_digit"]["s2"] for _, d in runs])
+    row.files = ["mozafari2019.json"] + [p.name for p, _ in runs]
+    row.notes = ["accuracy: the epoch selected on the validation split (test_accuracy_selected)",
+                 "wall time: every training stage, without the per-epoch evaluation passes",
+                 "spikes: S1 + S2 on the first 1 000 test digits (S3 decides by its first spike; input "
+                 "latency spikes excluded)",
+                 "synops: not recorded, and the fan-out of a spike varies with its position (padding, "
+                 "pooling), so no exact count follows from spike totals",
+                 "seeds ran under different machine loads and thread counts (see train_threads)"]
+    return [_published(row)]
+
+
+def _diehl_cook(results: Path) -> list[Row]:
+    rows = []
+    sizes = sorted({int(p.name.split("_")[2].split("-")[0])
+                    for p in results.glob("diehl_cook2015_*-seed*.json")})
+    for n in sizes:
+        runs = _seed_files(results, f"diehl_cook2015_{n}-seed*.json")
+        if not runs:
+            continue
+        row = Row(f"diehl_cook2015_{n}", f"Diehl & Cook 2015, {n} neurons", "STDP + adaptive thresholds",
+                  "none (labels assigned after learning)")
+        row.accuracy_mean, row.accuracy_sd = mean_sd([d["test_accuracy"] for _, d in runs])
+        row.seeds = [d["seed"] for _, d in runs]
+        row.train_wall_time_s = _mean([d["wall_time_train_s"] + d.get("wall_time_label_s", 0.0)
+                                       for _, d in runs])
+        row.train_threads = [d["machine"].get("torch_threads") for _, d in runs]
+        row.time_steps = _mean([d["params"]["present_ms"] / d["params"]["dt_ms"] for _, d in runs])
+        row.spikes = _mean([d["spikes_per_test_digit"] for _, d in runs])
+        row.files = [p.name for p, _ in runs]
+        row.notes = ["wall time: learning pass + labelling pass (both over training digits)",
+                     "time steps: the 350 ms presentation at dt = 0.5 ms (rest not counted)",
+                     "spikes: excitatory neurons only (inhibitory spikes are not recorded)",
+                     "synops: the Poisson input spikes and inhibitory spikes are not recorded, so no "
+                     "exact count"]
+        rows.append(_published(row))
+    return rows
+
+
+_GRADIENT = [
+    ("chevalier-spiking", "chevalier-spiking-seed*.json", "Chevalier 2018, spiking", "backprop through "
+     "the (non-differentiable) spiking layer, no surrogate", "labels (cross-entropy)"),
+    ("chevalier-nonspiking", "chevalier-nonspiking-seed*.json", "Chevalier 2018, non-spiking twin",
+     "backprop (ordinary ANN)", "labels (cross-entropy)"),
+    ("surrogate_fc", "surrogate_fc-seed*.json", "Surrogate-gradient FC (784-1000-10)",
+     "BPTT with a surrogate gradient", "labels (cross-entropy)"),
+    ("surrogate_conv", "surrogate_conv-seed*.json", "Surrogate-gradient conv. net",
+     "BPTT with a surrogate gradient", "labels (cross-entropy)"),
+]
+
+
+def _gradient_row(key, runs, name, rule, supervision) -> Row:
+    row = Row(key, name, rule, supervision)
+    row.accuracy_mean, row.accuracy_sd = mean_sd([d["test_accuracy"] for _, d in runs])
+    row.seeds = [d.get("seed") for _, d in runs]
+    row.train_wall_time_s = _mean([d.get("wall_time_train_s") for _, d in runs])
+    row.train_threads = [(d.get("machine") or {}).get("torch_threads") for _, d in runs]
+    row.files = [p.name for p, _ in runs]
+    nonspiking = key == "chevalier-nonspiking"
+    steps = [(d.get("config") or {}).get("time_steps") for _, d in runs]
+    if nonspiking:
+        row.notes.append("time steps: none (one ANN pass; no spikes, no synops; MACs: the dense layers)")
+    elif all(s is not None for s in steps):
+        row.time_steps = _mean(steps)
+    spikes, synops, macs = [], [], []
+    for _, d in runs:
+        sp, sy = d.get("spikes_per_test_digit"), d.get("synops_per_inference")
+        if isinstance(sp, dict) and sp.get("total") is not None:
+            spikes.append(sp["total"] - sp.get("input", 0.0))
+        elif isinstance(sp, (int, float)):
+            spikes.append(sp)
+        if isinstance(sy, dict) and sy.get("total") is not None:
+            synops.append(sy["total"])
+        elif isinstance(sy, (int, float)):
+            synops.append(sy)
+        if "input_layer_macs_per_inference" in d:  # null: no analog input layer (0 MACs)
+            macs.append(d["input_layer_macs_per_inference"] or 0.0)
+    complete = len(runs)
+    row.spikes = _mean(spikes) if len(spikes) == complete else None
+    synops_mean = _mean(synops) if len(synops) == complete else None
+    macs_mean = _mean(macs) if len(macs) == complete else None
+    if key == "chevalier-spiking":
+        # Chevalier's events carry analog values (relu(inner - threshold)): each costs a MAC
+        row.synops_ac = 0.0 if synops_mean is not None else None
+        row.macs = None if synops_mean is None or macs_mean is None else synops_mean + macs_mean
+        row.notes.append("events are analog (relu outputs), so each synaptic event counts as a MAC; "
+                         "MACs = events x fan-out + the dense input layer")
+    else:
+        row.synops_ac, row.macs = synops_mean, macs_mean
+        row.notes.append("synops: binary spikes x fan-out, counted while the network ran (accumulates); "
+                         "MACs: the analog input layer (input_layer_macs_per_inference)")
+    if row.spikes is None or synops_mean is None or macs_mean is None:
+        row.notes.append("spikes, synops or input-layer MACs missing from a results file: no energy estimate")
+    if row.synops_ac is not None and row.macs is not None:
+        row.energy_nj = energy_nj(row.synops_ac, row.macs)
+    return _published(row)
+
+
+def _gradient(results: Path) -> list[Row]:
+    rows = []
+    for key, pattern, name, rule, sup in _GRADIENT:
+        runs = _seed_files(results, pattern)
+        if runs:
+            rows.append(_gradient_row(key, runs, name, rule, sup))
+        if key == "surrogate_conv":  # named variants: surrogate_conv-<variant>-seed*.json
+            if runs:
+                cfg = runs[0][1].get("config") or {}
+                rows[-1].name = f"{name}, {cfg.get('epochs', '?')} epochs, shift {cfg.get('shift', 0)} px"
+            variants: dict[str, list] = {}
+            for p, d in _seed_files(results, "surrogate_conv-*-seed*.json"):
+                variants.setdefault(p.stem.split("-seed")[0], []).append((p, d))
+            for vkey, vruns in variants.items():
+                cfg = vruns[0][1].get("config") or {}
+                label = f"{name}, {cfg.get('epochs', '?')} epochs, shift {cfg.get('shift', 0)} px"
+                row = _gradient_row(vkey, vruns, label, rule, sup)
+                row.notes.append("a variant: its augmentation and epochs were chosen after the "
+                                 "default run's test accuracy was seen")
+                rows.append(row)
+    # any other network (e.g. the event-camera chapter's): events_<name>-seed*.json or events_<name>.json
+    groups: dict[str, list] = {}
+    for p in sorted(results.glob("events_*.json")):
+        d = _load(p)
+        if not isinstance(d, dict) or not isinstance(d.get("test_accuracy"), (int, float)):
+            continue
+        groups.setdefault(p.stem.split("-seed")[0], []).append((p, d))
+    for key, runs in groups.items():
+        d0 = runs[0][1]
+        stdp = "stdp" in key
+        rule = d0.get("learning_rule") or ("STDP" if stdp else "BPTT with a surrogate gradient")
+        name = d0.get("display_name") or f"EventMNIST conv. SNN ({key.split('_', 1)[1]} input)"
+        row = _gradient_row(key, runs, name, rule,
+                            d0.get("supervision") or ("labels (read-out)" if stdp
+                                                      else "labels (cross-entropy)"))
+        config = [d.get("config") or {} for _, d in runs]
+        if row.time_steps is None and all("time_bins" in c for c in config) and "frame" not in key:
+            row.time_steps = _mean([c["time_bins"] for c in config])
+        if row.spikes is None and all(isinstance(d.get("spikes_per_digit"), (int, float)) for _, d in runs):
+            row.spikes = _mean([d["spikes_per_digit"] for _, d in runs])
+        row.notes.append("event-camera network (snnbook.models.events_nets): time steps = config.time_bins, "
+                         "spikes = spikes_per_digit; no published number for simulated EventMNIST")
+        rows.append(row)
+    return rows
+
+
+def comparison_table(results_dir: str | os.PathLike = "results") -> list[Row]:
+    """The comparison table: one :class:`Row` per network whose results files exist in
+    ``results_dir`` (Mozafari 2019, Diehl & Cook 2015 per size, Chevalier spiking and non-spiking,
+    surrogate FC and conv, event-camera networks), in that order.
+
+    Args:
+        results_dir: folder of the ``*.json`` files written by ``python -m snnbook.train``.
+
+    Returns:
+        A list of :class:`Row` (empty if no results file is found).
+
+    Example:
+        >>> rows = comparison_table("results")
+        >>> all(r.accuracy_mean is None or 0 <= r.accuracy_mean <= 1 for r in rows)
+        True
+    """
+    if not isinstance(results_dir, (str, os.PathLike)):
+        raise TypeError(f"comparison_table: results_dir must be a path (str or os.PathLike), "
+                        f"got {type(results_dir).__name__}")
+    results = Path(results_dir)
+    if not results.is_dir():
+        raise ValueError(f"comparison_table: results_dir must be an existing folder, got {str(results)!r}")
+    return _mozafari(results) + _diehl_cook(results) + _gradient(results)
+
+
+def _fmt(x, digits=0, unit="") -> str:
+    if x is None:
+        return "—"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.{max(digits, 2)}f} M{unit}"
+    return f"{x:,.{digits}f}{unit}".replace(",", " ")
+
+
+def _cells(r: Row) -> list[str]:
+    acc = "—" if r.accuracy_mean is None else f"{100 * r.accuracy_mean:.2f}"
+    if r.accuracy_sd is not None:
+        acc += f" ± {100 * r.accuracy_sd:.2f}"
+    acc += f" (n={len(r.seeds)})" if r.seeds else ""
+    pub = "—" if r.published_accuracy is None else f"{100 * r.published_accuracy:.2f}"
+    return [r.name, r.learning_rule, r.supervision, acc, pub, _fmt(r.train_wall_time_s, 0, " s"),
+            _fmt(r.time_steps), _fmt(r.spikes, 1), _fmt(r.synops_ac), _fmt(r.macs),
+            _fmt(r.energy_nj, 1)]
+
+
+#: Column headings of :func:`to_markdown` and :func:`to_html`.
+HEADINGS = ["network", "learning rule", "supervision", "test accuracy % (mean ± sd)", "published %",
+            "training wall time", "time steps", "spikes / inference", "synops (AC) / inference",
+            "MACs / inference", "energy estimate nJ / inference"]
+
+
+def to_markdown(rows: list[Row]) -> str:
+    """The table as Markdown (one line per row, "—" where a value is missing).
+
+    Example:
+        >>> print(to_markdown([]).splitlines()[0][:20])
+        | network | learning
+    """
+    _check_rows("to_markdown", rows)
+    lines = ["| " + " | ".join(HEADINGS) + " |", "|" + "---|" * len(HEADINGS)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in _cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_html(rows: list[Row]) -> str:
+    """The table as an HTML ``<table>`` (escaped).
+
+    Example:
+        >>> to_html([]).startswith("<table>")
+        True
+    """
+    _check_rows("to_html", rows)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADINGS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _check_rows(fn: str, rows) -> None:
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, Row) for r in rows):
+        raise TypeError(f"{fn}: rows must be a list of compare.Row (from comparison_table), "
+                        f"got {type(rows).__name__}")
+
+
+def main(argv=None) -> int:
+    """``python -m snnbook.compare [RESULTS_DIR] [--html]``: print the table (Markdown or HTML)."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m snnbook.compare", description=main.__doc__)
+    parser.add_argument("results_dir", nargs="?", default="results")
+    parser.add_argument("--html", action="store_true", help="HTML instead of Markdown")
+    args = parser.parse_args(argv)
+    rows = comparison_table(args.results_dir)
+    print(to_html(rows) if args.html else to_markdown(rows))
+    print(f"\nEnergy: an estimate, arithmetic only ({ENERGY_SOURCE['text']}).")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
