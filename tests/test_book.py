@@ -104,6 +104,25 @@ class _ProseText(HTMLParser):
             self.chunks.append(data)
 
 
+class _RenderedText(_ProseText):
+    """The text a reader sees, cell outputs included (code and scripts still skipped)."""
+
+    SKIP_CLASSES = {"math", "highlight", "snnbook-explore"}
+
+
+def test_markdown_that_cells_display_is_rendered(built_book):
+    # A results table a cell displays as Markdown must reach the page as a table, not as pipes.
+    for docname in toc_files():
+        page = (built_book / f"{docname}.html").read_text()
+        article = page.split('<article class="bd-article"', 1)[-1].split("</article>", 1)[0]
+        parser = _RenderedText()
+        parser.feed(article)
+        text = "\n".join(parser.chunks)
+        rows = re.findall(r"\|\s*(?:—|-{3,}|:-+:?|-+:)\s*\|.*", text)
+        assert not rows, f"{docname}: a Markdown table shown as text: {rows[:2]}"
+        assert not re.search(r"\*\*\w[^*\n]*\*\*", text), f"{docname}: unrendered **bold**"
+
+
 def test_prose_has_no_unrendered_math_or_markup(built_book):
     # A "$...$" that MyST did not parse (e.g. a line break before "+ x$" turned it into a list
     # item) reaches the reader as raw dollars and LaTeX commands; a broken role or link as
