@@ -99,6 +99,13 @@ def _check_surrogate(fn: str, surrogate) -> str:
     return surrogate
 
 
+def _surrogate_and_scale(fn: str, surrogate, scale):
+    """The autograd Function of ``surrogate`` and its shape parameter (``None``: the default)."""
+    function, default, _ = SURROGATES[_check_surrogate(fn, surrogate)]
+    k = default if scale is None else check_real(fn, "scale", scale, minimum=0.0, strict_min=True)
+    return function, k
+
+
 def spike_function(surrogate: str = "fast_sigmoid", scale: float | None = None):
     """A spike function ``spikes = f(v - threshold)``: Heaviside forward, the named surrogate backward.
 
@@ -117,8 +124,7 @@ def spike_function(surrogate: str = "fast_sigmoid", scale: float | None = None):
         [0.25, 1.0, 0.1111111119389534]
     """
     fn = "spike_function"
-    function, default, _ = SURROGATES[_check_surrogate(fn, surrogate)]
-    scale = default if scale is None else check_real(fn, "scale", scale, minimum=0.0, strict_min=True)
+    function, scale = _surrogate_and_scale(fn, surrogate, scale)
     return lambda x: function.apply(x, scale)
 
 
@@ -137,9 +143,8 @@ def surrogate_derivative(surrogate: str, x: torch.Tensor, scale: float | None = 
         ``d spikes / d x`` as the backward pass uses it.
     """
     fn = "surrogate_derivative"
-    _, default, _ = SURROGATES[_check_surrogate(fn, surrogate)]
+    _, k = _surrogate_and_scale(fn, surrogate, scale)
     check_tensor(fn, "x", x)
-    k = default if scale is None else check_real(fn, "scale", scale, minimum=0.0, strict_min=True)
     if surrogate == "fast_sigmoid":
         return 1.0 / (k * x.abs() + 1.0) ** 2
     if surrogate == "arctan":
@@ -166,9 +171,8 @@ def surrogate_primitive(surrogate: str, x: torch.Tensor, scale: float | None = N
         The primitive at ``x``.
     """
     fn = "surrogate_primitive"
-    _, default, _ = SURROGATES[_check_surrogate(fn, surrogate)]
+    _, k = _surrogate_and_scale(fn, surrogate, scale)
     check_tensor(fn, "x", x)
-    k = default if scale is None else check_real(fn, "scale", scale, minimum=0.0, strict_min=True)
     if surrogate == "fast_sigmoid":
         return x / (1 + k * x.abs())
     if surrogate == "arctan":
