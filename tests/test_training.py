@@ -9,11 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from snnbook import data
-from snnbook.training import load_mozafari2019, train_mozafari2019
+from snnbook.training import committee_decisions, load_mozafari2019, shift_images, train_mozafari2019
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(epochs_l1=1, epochs_l2=1, epochs_l3=2, train_digits=300, validation=100, test_digits=100,
@@ -143,3 +144,104 @@ def test_variants_sit_beside_the_faithful_run_cut_to_the_same_epochs(tmp_path):
     assert entry["faithful"]["selected_epoch"] == best["epoch"]
     assert entry["faithful"]["test_accuracy_final"] == cut[-1]["test_accuracy"]
     assert load_mozafari2019(tmp_path / "mozafari2019-variant-s3-40-fixed-seed0.pt").conv3.weight.shape[0] == 40
+
+
+def test_shift_images_moves_every_pixel_and_fills_zeros():
+    img = torch.arange(1, 26, dtype=torch.uint8).reshape(1, 5, 5)
+    down_right = shift_images(img, 1, 2)
+    assert torch.equal(down_right[0, 1:, 2:], img[0, :4, :3])
+    assert down_right[0, 0].eq(0).all() and down_right[0, :, :2].eq(0).all()
+    up_left = shift_images(img, -2, -1)
+    assert torch.equal(up_left[0, :3, :4], img[0, 2:, 1:])
+    assert up_left[0, 3:].eq(0).all() and up_left[0, :, 4].eq(0).all()
+    assert torch.equal(shift_images(img, 0, 0), img) and shift_images(img, 0, 0) is not img
+    with pytest.raises(ValueError, match="shift_images.*dy"):
+        shift_images(img, 5, 0)
+    with pytest.raises(TypeError, match="shift_images.*dx"):
+        shift_images(img, 0, 1.5)
+    with pytest.raises(ValueError, match="shift_images.*images"):
+        shift_images(img[0], 0, 0)
+
+
+def test_shift_variant_draws_offsets_per_epoch_and_resumes_bit_identically(tmp_path):
+    """The shift variant trains S3 on digits moved by up to s3_shift pixels (its own draw per digit
+    and epoch), so it learns differently from the faithful run; a run stopped after its first
+    R-STDP epoch and resumed ends with the same weights; its card entry names the change."""
+    import snnbook.training as training
+    cfg = dict(TINY, s3_shift=1)
+    faithful = train_mozafari2019(out=tmp_path / "a", **TINY)
+    whole = train_mozafari2019(out=tmp_path / "a", name="mozafari2019-variant-shift1-seed0", **cfg)
+    assert whole["config"]["s3_shift"] == 1
+    out = tmp_path / "b"
+    train_mozafari2019(out=out, stop_after="l3-epoch-1", name="mozafari2019-variant-shift1-seed0", **cfg)
+    resumed = train_mozafari2019(out=out, resume=True, name="mozafari2019-variant-shift1-seed0", **cfg)
+    assert resumed["epochs"] == whole["epochs"]
+    a = torch.load(tmp_path / "a" / "mozafari2019-variant-shift1-seed0.pt", weights_only=True)["conv3"]
+    b = torch.load(out / "mozafari2019-variant-shift1-seed0.pt", weights_only=True)["conv3"]
+    assert torch.equal(a, b)
+    assert faithful["epochs"][0]["train_accuracy"] != whole["epochs"][0]["train_accuracy"] or \
+        faithful["epochs"][1]["train_accuracy"] != whole["epochs"][1]["train_accuracy"]
+    card = json.loads((tmp_path / "a" / "mozafari2019.json").read_text())
+    (entry,) = card["variants"]
+    assert entry["changes"] == {"s3_shift": 1} and entry["faithful"]["file"] == "mozafari2019-seed0.json"
+    # the draw: every digit at one of the 9 offsets, the unshifted maps at the centre
+    images = data.mnist_tensors(train=True, n=40)[0]
+    model = training.Mozafari2019(seed=0)
+    plain = model.s3_input(model.encode(images))
+    packed = training._shifted_s3_inputs(model, images, plain, 1)
+    assert packed.shape == (9, 40, 500)
+    centre = training._draw_shifted(packed[4:5], plain.shape, 0, 0)
+    assert torch.equal(centre, plain)
+    drawn = training._draw_shifted(packed, plain.shape, 0, 3)
+    assert torch.equal(drawn, training._draw_shifted(packed, plain.shape, 0, 3))
+    assert not torch.equal(drawn, training._draw_shifted(packed, plain.shape, 0, 4))
+    moved = model.s3_input(model.encode(shift_images(images, -1, 1)))
+    assert torch.equal(torch.from_numpy(np.unpackbits(packed[2], axis=1, count=4000).view(np.bool_)).reshape(
+        plain.shape), moved)
+
+
+def test_committee_decisions_sum_the_members_scores():
+    a = torch.zeros(3, 10, dtype=torch.float64)
+    b = torch.zeros(3, 10, dtype=torch.float64)
+    a[0, 3], a[0, 5] = 1.0, 0.98   # member a says 3, nearly 5
+    b[0, 5], b[0, 3] = 1.0, 0.90   # member b says 5, less close to 3: 5 wins
+    a[1, 7] = 1.0                  # b silent: a decides
+    assert committee_decisions([a, b]).tolist() == [5, 7, -1]  # both silent on the last digit
+    assert committee_decisions([a]).tolist() == [3, 7, -1]
+    with pytest.raises(TypeError, match="committee_decisions.*scores"):
+        committee_decisions(a)
+    with pytest.raises(ValueError, match="committee_decisions.*shape"):
+        committee_decisions([a, b[:2]])
+
+
+def test_committee_of_trained_runs(tmp_path):
+    """A committee of one decides as its member's own decision layer; a committee of two is written
+    with both members, its validation accuracy and the slowest member's wall time, and enters the
+    card; bad member lists are refused by name."""
+    from snnbook.training import committee_mozafari2019, committee_scores
+    r0 = train_mozafari2019(out=tmp_path, **TINY)
+    r1 = train_mozafari2019(out=tmp_path, **dict(TINY, seed=1))
+    one = committee_mozafari2019(["mozafari2019-seed0"], out=tmp_path, name="mozafari2019-committee-one")
+    assert one["test_accuracy"] == r0["weights"]["test_accuracy"]
+    model = load_mozafari2019(tmp_path / "mozafari2019-seed0.pt")
+    images, _ = data.mnist_tensors(train=False, n=100)
+    active = model.s3_input(model.encode(images))
+    scores = committee_scores(model, active)
+    assert scores.shape == (100, 10) and float(scores.max()) == 1.0 and float(scores.min()) >= 0.0
+    assert torch.equal(committee_decisions([scores]), model.classify_s3(active))
+    two = committee_mozafari2019(["mozafari2019-seed0", "mozafari2019-seed1"], out=tmp_path)
+    assert two["name"] == "mozafari2019-committee-seeds0-1"
+    assert [m["name"] for m in two["members"]] == ["mozafari2019-seed0", "mozafari2019-seed1"]
+    assert two["validation_accuracy"] is not None and 0.0 <= two["test_accuracy"] <= 1.0
+    assert two["wall_time_members_s"] == max(r0["wall_time_total_s"], r1["wall_time_total_s"])
+    from snnbook.training import summarize_mozafari2019
+    card = summarize_mozafari2019(tmp_path)
+    assert [c["name"] for c in card["committees"]] == ["mozafari2019-committee-one",
+                                                       "mozafari2019-committee-seeds0-1"]
+    with pytest.raises(TypeError, match="committee_mozafari2019.*members"):
+        committee_mozafari2019("mozafari2019-seed0", out=tmp_path)
+    with pytest.raises(FileNotFoundError, match="committee_mozafari2019.*nope"):
+        committee_mozafari2019(["nope"], out=tmp_path)
+    train_mozafari2019(out=tmp_path, name="other-seed2", **dict(TINY, seed=2, test_digits=50))
+    with pytest.raises(ValueError, match="committee_mozafari2019.*share"):
+        committee_mozafari2019(["mozafari2019-seed0", "other-seed2"], out=tmp_path)

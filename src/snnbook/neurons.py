@@ -35,7 +35,7 @@ __all__ = [
     "LIF_REFRACTORY", "ADAPTIVE_THETA_PLUS", "ADAPTIVE_TAU_THETA", "FAST_SIGMOID_SLOPE", "ARCTAN_ALPHA",
     "IFParameters", "LIFParameters", "AdaptiveLIFParameters", "LIFState", "IFState", "AdaptiveLIFState",
     "init_state", "if_step", "lif_step", "adaptive_lif_step", "simulate", "lif_run",
-    "heaviside", "FastSigmoidSpike", "ArctanSpike", "SurrogateSpike", "fast_sigmoid", "arctan",
+    "heaviside", "FastSigmoidSpike", "ArctanSpike", "SigmoidSpike", "SurrogateSpike", "fast_sigmoid", "arctan",
     "IF", "LIF", "AdaptiveLIF",
 ]
 
@@ -568,6 +568,29 @@ class ArctanSpike(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         a = ctx.alpha
         return grad_output * (a / 2) / (1 + (math.pi / 2 * a * x) ** 2), None
+
+
+class SigmoidSpike(torch.autograd.Function):
+    """Heaviside forward, sigmoid derivative ``slope * sigmoid(slope x) * (1 - sigmoid(slope x))`` backward.
+
+    Use through :func:`snnbook.models.surrogate.spike_function` (``spike_function("sigmoid", 25.0)``);
+    ``SigmoidSpike.apply(x, slope)``.
+
+    Shape:
+        - Input: any. Output: same (elementwise).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(ctx.slope * x)  # stable for any x (torch's sigmoid never overflows)
+        return grad_output * ctx.slope * s * (1 - s), None
 
 
 class SurrogateSpike:

@@ -8,7 +8,8 @@ Usage::
                                          [--seed S] [--out results/] [--resume] [--validation 10000]
                                          [--train-digits N] [--test-digits N] [--patience P] [--hours H]
                                          [--fixed-rstdp-rates] [--s3-features F]
-                                         [--rstdp-rate-floor R] [--s3-dropout P]
+                                         [--rstdp-rate-floor R] [--s3-dropout P] [--s3-shift N]
+    python -m snnbook.train mozafari2019-committee --members RUN [RUN ...] [--name NAME] [--out results/]
 
     python -m snnbook.train diehl_cook2015 [--neurons 400] [--epochs 1] [--seed S] [--train-digits N]
                                            [--test-digits N] [--label-digits N] [--out results/] [--resume]
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -136,8 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 0, the reference port; the 2018 paper's code uses 0.2)")
     p.add_argument("--s3-dropout", type=float, default=0.0,
                    help="variant: probability that an S3 feature sits out an R-STDP epoch (default 0)")
+    p.add_argument("--s3-shift", type=_positive, default=0,
+                   help="variant: each R-STDP epoch shows every training digit shifted by its own random "
+                        "offset of up to N pixels in x and y (default 0)")
     p.add_argument("--name", default=None, help="base name of the output files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    k = sub.add_parser("mozafari2019-committee",
+                       help="variant: decide by a committee of independently trained 2019 networks")
+    k.add_argument("--members", nargs="+", required=True, help="names of the member runs in --out")
+    k.add_argument("--name", default=None, help="base name of the results JSON")
+    k.add_argument("--out", default="results", help="the results folder (default results/)")
     c = sub.add_parser("mozafari2019-card", help="aggregate the seeds' results into {out}/mozafari2019.json")
     c.add_argument("--out", default="results", help="the results folder (default results/)")
     d = sub.add_parser("diehl_cook2015", help="Diehl & Cook 2015: unsupervised STDP, labels from training digits")
@@ -208,6 +218,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']}: test accuracy {r['test_accuracy']:.4f}, training wall time "
               f"{r['wall_time_train_s']:.0f} s (total {r['wall_time_total_s']:.0f} s) -> {args.out}/{r['name']}.json")
         return 0
+    if args.network == "mozafari2019-committee":
+        from .training import committee_mozafari2019, summarize_mozafari2019
+        given = argv if argv is not None else sys.argv[1:]
+        try:
+            r = committee_mozafari2019(args.members, out=args.out, name=args.name,
+                                       command="python -m snnbook.train " + " ".join(shlex.quote(a) for a in given))
+        except (ValueError, TypeError, FileNotFoundError) as err:
+            parser.error(str(err))
+        if any(Path(args.out).glob("mozafari2019-seed*.json")):
+            summarize_mozafari2019(args.out)
+        print(f"{r['name']}: committee of {len(r['members'])}: validation {r['validation_accuracy']}, "
+              f"test accuracy {r['test_accuracy']:.4f} -> {args.out}/{r['name']}.json")
+        return 0
     if args.network == "mozafari2019-card":
         from .training import summarize_mozafari2019
         try:
@@ -231,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             time_steps=args.time_steps, seed=args.seed, validation=args.validation,
             train_digits=args.train_digits, test_digits=args.test_digits, resume=args.resume,
             patience=args.patience, adaptive_rstdp=not args.fixed_rstdp_rates, s3_features=args.s3_features,
-            rstdp_rate_floor=args.rstdp_rate_floor, s3_dropout=args.s3_dropout, progress=not args.no_progress,
+            rstdp_rate_floor=args.rstdp_rate_floor, s3_dropout=args.s3_dropout, s3_shift=args.s3_shift,
+            progress=not args.no_progress,
             name=args.name, command=command, time_budget_s=None if args.hours is None else args.hours * 3600)
     except (ValueError, TypeError) as err:
         parser.error(str(err))

@@ -29,10 +29,11 @@ import torch
 
 from . import data
 from ._checks import check_bool, check_int, check_real, check_same_device, check_tensor
-from .models.mozafari2019 import Mozafari2019
+from .models.mozafari2019 import S3 as _S3, Mozafari2019
 
 __all__ = ["train_mozafari2019", "summarize_mozafari2019", "evaluate", "machine_info", "git_commit",
-           "load_mozafari2019", "PAPER", "DEVIATIONS", "FAITHFUL"]
+           "load_mozafari2019", "shift_images", "committee_scores",
+           "committee_decisions", "committee_mozafari2019", "PAPER", "DEVIATIONS", "FAITHFUL"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Training digits per checkpoint in the S1/S2 stages.
@@ -131,9 +132,9 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                        epochs_l3: int = 60, time_steps: int = 15, seed: int = 0, validation: int = 10_000,
                        train_digits: int | None = None, test_digits: int | None = None, resume: bool = False,
                        patience: int | None = None, adaptive_rstdp: bool = True, s3_features: int = 200,
-                       rstdp_rate_floor: float = 0.0, s3_dropout: float = 0.0, progress: bool = True,
-                       name: str | None = None, command: str | None = None, stop_after: str | None = None,
-                       time_budget_s: float | None = None) -> dict:
+                       rstdp_rate_floor: float = 0.0, s3_dropout: float = 0.0, s3_shift: int = 0,
+                       progress: bool = True, name: str | None = None, command: str | None = None,
+                       stop_after: str | None = None, time_budget_s: float | None = None) -> dict:
     """Train the 2019 network stage by stage and write ``{out}/{name}.json`` and its weights.
 
     Args:
@@ -155,6 +156,12 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
             20 per class); other values are a named variant, not the reproduction.
         rstdp_rate_floor, s3_dropout: variants of the R-STDP schedule (0 in the reproduction), see
             :class:`~snnbook.models.Mozafari2019`.
+        s3_shift: variant (0 in the reproduction): in every R-STDP epoch each training digit is
+            shown translated by its own random offset ``(dy, dx)`` in ``[-s3_shift, s3_shift]``
+            pixels (zeros fill in; drawn from a generator seeded by ``seed`` and the epoch, so a
+            resumed run draws the same). S1 and S2 are frozen by then, so what S3 sees of every
+            shifted digit is computed once and kept as packed bits (500 bytes per digit and
+            offset). Validation and test digits are never shifted.
         progress: show tqdm bars (digits/s and ETA) on stderr.
         name: base name of the files (default ``mozafari2019-seed{seed}``, plus ``-full`` with
             ``validation=0``).
@@ -171,7 +178,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     """
     fn = "train_mozafari2019"
     for arg, v, lo in (("epochs_l1", epochs_l1, 0), ("epochs_l2", epochs_l2, 0), ("epochs_l3", epochs_l3, 0),
-                       ("seed", seed, 0), ("validation", validation, 0)):
+                       ("seed", seed, 0), ("validation", validation, 0), ("s3_shift", s3_shift, 0)):
         check_int(fn, arg, v, minimum=lo)
     n_train_all = 60_000 if train_digits is None else check_int(fn, "train_digits", train_digits, minimum=2,
                                                                 maximum=60_000)
@@ -198,7 +205,7 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
     config = dict(epochs_l1=epochs_l1, epochs_l2=epochs_l2, epochs_l3=epochs_l3, time_steps=time_steps, seed=seed,
                   validation=validation, train_digits=n_train_all, test_digits=n_test, patience=patience,
                   adaptive_rstdp=adaptive_rstdp, time_budget_s=time_budget_s, s3_features=s3_features,
-                  rstdp_rate_floor=rstdp_rate_floor, s3_dropout=s3_dropout)
+                  rstdp_rate_floor=rstdp_rate_floor, s3_dropout=s3_dropout, s3_shift=s3_shift)
 
     model = Mozafari2019(time_steps=time_steps, seed=seed, adaptive_rstdp=adaptive_rstdp,
                          s3_features=s3_features, rstdp_rate_floor=rstdp_rate_floor,
@@ -266,8 +273,9 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
         t0 = time.perf_counter()
         active = model.s3_input(times)
         test_active = model.s3_input(test_times)
-        clock("s3_input", t0)
         train_active, val_active = active[:n_train], active[n_train:]
+        shifted = _shifted_s3_inputs(model, images[:n_train], train_active, s3_shift) if s3_shift else None
+        clock("s3_input", t0)
     bar = _progress(epochs_l3 * n_train, "S3 R-STDP", progress, state["epoch"] * n_train)
     while state["stage"] == "l3" and state["epoch"] < epochs_l3:
         if time_budget_s is not None and state["history"]:
@@ -276,7 +284,9 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                 state["stopped_by"] = f"time budget ({time_budget_s:.0f} s)"
                 break
         t0 = time.perf_counter()
-        decisions = model.learn_rstdp(train_active, train_labels, s3_input=True)
+        epoch_active = train_active if shifted is None else _draw_shifted(shifted, train_active.shape,
+                                                                          seed, state["epoch"])
+        decisions = model.learn_rstdp(epoch_active, train_labels, s3_input=True)
         clock("l3", t0)
         t0 = time.perf_counter()
         val = evaluate(model, val_active, val_labels) if validation else None
@@ -352,9 +362,55 @@ def train_mozafari2019(out: str | os.PathLike = "results", epochs_l1: int = 2, e
                     "test_accuracy_first_1000": shipped_1000["accuracy"]},
     }
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    if name.startswith(("mozafari2019-seed", "mozafari2019-2h-seed", "mozafari2019-variant-")):
-        summarize_mozafari2019(out)
+    if name.startswith(("mozafari2019-seed", "mozafari2019-2h-seed", "mozafari2019-variant-")) and any(
+            p for p in out.glob("mozafari2019-seed*.json") if not p.name.endswith("-full.json")):
+        summarize_mozafari2019(out)  # (the card needs a faithful run beside the others)
     return results
+
+
+def shift_images(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate every digit by ``dy`` rows and ``dx`` columns (positive: down and right); zeros
+    fill in what comes in from outside.
+
+    Args:
+        images: digits ``[batch, height, width]``.
+        dy, dx: offsets in pixels, each smaller than the image in magnitude.
+
+    Returns:
+        The shifted digits ``[batch, height, width]``, a new tensor of the same dtype.
+    """
+    fn = "shift_images"
+    check_tensor(fn, "images", images, ndim=3, axes="[batch, height, width]", finite=False)
+    h, w = images.shape[1:]
+    dy = check_int(fn, "dy", dy, minimum=-(h - 1), maximum=h - 1)
+    dx = check_int(fn, "dx", dx, minimum=-(w - 1), maximum=w - 1)
+    out = torch.zeros_like(images)
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def _shifted_s3_inputs(model: Mozafari2019, images: torch.Tensor, unshifted: torch.Tensor, shift: int) -> np.ndarray:
+    """What S3 sees of every training digit at each offset in ``[-shift, shift]^2`` (row-major,
+    the unshifted maps at the centre), as packed bits ``[offsets, digits, bytes]``."""
+    n = images.shape[0]
+    rows = []
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+            act = unshifted if dy == dx == 0 else model.s3_input(model.encode(shift_images(images, dy, dx)))
+            rows.append(np.packbits(act.numpy().reshape(n, -1), axis=1))
+    return np.stack(rows)
+
+
+def _draw_shifted(shifted: np.ndarray, shape, seed: int, epoch: int) -> torch.Tensor:
+    """One epoch's S3 inputs of the shift variant: each digit at its own random offset, drawn from a
+    generator seeded by ``seed`` and ``epoch`` (a resumed run draws the same)."""
+    n = shifted.shape[1]
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    pick = torch.randint(0, shifted.shape[0], (n,), generator=g).numpy()
+    bits = int(np.prod(shape[1:]))
+    rows = np.unpackbits(shifted[pick, np.arange(n)], axis=1, count=bits)
+    return torch.from_numpy(rows.view(np.bool_).reshape(shape))
 
 
 def _spike_counts(model: Mozafari2019, times: torch.Tensor) -> dict:
@@ -389,7 +445,7 @@ DEVIATIONS = [
 #: The configuration of the faithful reproduction; a run that changes any of these is a named
 #: variant (``--name mozafari2019-variant-<what>-seed<S>``), reported beside the faithful run.
 FAITHFUL = {"time_steps": 15, "adaptive_rstdp": True, "s3_features": 200, "rstdp_rate_floor": 0.0,
-            "s3_dropout": 0.0}
+            "s3_dropout": 0.0, "s3_shift": 0}
 
 
 def _selected_within(history: list[dict], epochs: int) -> dict:
@@ -432,7 +488,8 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     all 60 000 digits (``mozafari2019-seed*-full.json``) and the runs given a wall-time budget of
     two hours (``mozafari2019-2h-seed*.json``, ``--hours 2``), the named variants
     (``mozafari2019-variant-*-seed*.json``: what each changes from :data:`FAITHFUL`, beside the
-    faithful run of the same seed cut to the same number of epochs), wall time and machine, the
+    faithful run of the same seed cut to the same number of epochs), the committees of
+    :func:`committee_mozafari2019` (``mozafari2019-committee-*.json``), wall time and machine, the
     commands, the configuration and :data:`DEVIATIONS`.
 
     Args:
@@ -447,6 +504,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     full = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-seed*-full.json"))]
     budget = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-2h-seed*.json"))]
     variants = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-variant-*-seed*.json"))]
+    committees = [json.loads(p.read_text()) for p in sorted(out.glob("mozafari2019-committee-*.json"))]
     if not runs:
         raise FileNotFoundError(f"summarize_mozafari2019: no mozafari2019-seed*.json in {out}")
 
@@ -477,6 +535,11 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
                                          "numba": r["machine"].get("numba_threads")},
                              "file": f"{r['name']}.json"} for r in budget],
         "variants": [_variant_entry(v, runs + budget) for v in variants],
+        "committees": [{"name": c["name"], "members": [m["name"] for m in c["members"]],
+                        "member_test_accuracy": [m["test_accuracy"] for m in c["members"]],
+                        "validation_accuracy": c["validation_accuracy"], "test_accuracy": c["test_accuracy"],
+                        "wall_time_members_s": c["wall_time_members_s"], "command": c["command"],
+                        "file": f"{c['name']}.json"} for c in committees],
         "wall_time_total_s": {r["seed"]: r["wall_time_total_s"] for r in runs},
         "wall_time_s": {r["seed"]: r["wall_time_s"] for r in runs},
         "machine": runs[0]["machine"],
@@ -487,6 +550,149 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
     }
     (out / "mozafari2019.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+S3_PAD = _S3["pad"]
+
+
+def committee_scores(model: Mozafari2019, active: torch.Tensor) -> torch.Tensor:
+    """Per-class scores of one network for the committee variant: the largest final S3 potential
+    among each class's features (at any position), divided by the largest over the classes.
+
+    The class with score 1 is the network's own decision (the single winner of S3); the other
+    classes' scores say how close they came. A silent network (no positive potential) scores 0
+    everywhere. Potentials are summed exactly (float64) and rounded to the weights' dtype, as the
+    decision layer rounds them.
+
+    Args:
+        model: a trained network (its S3 weights are read).
+        active: bool maps from :meth:`~snnbook.models.mozafari2019.Mozafari2019.s3_input`.
+
+    Shape:
+        - Input ``active``: ``[batch, 250, 4, 4]``
+        - Output: ``[batch, 10]``
+
+    Returns:
+        The scores, float64 in ``[0, 1]``.
+    """
+    fn = "committee_scores"
+    check_tensor(fn, "active", active, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
+    if active.dtype != torch.bool:
+        raise TypeError(f"{fn}: active must be bool (from s3_input), got {active.dtype}")
+    w = model.conv3.weight.detach()
+    scores = []
+    for lo in range(0, active.shape[0], 2048):  # bounded memory
+        pot = torch.nn.functional.conv2d(active[lo:lo + 2048].double(), w.double(), padding=S3_PAD)
+        pot = pot.to(w.dtype).double().flatten(2).amax(2)  # [b, features]
+        cls = pot.view(pot.shape[0], 10, -1).amax(2).clamp_min(0.0)
+        top = cls.amax(1, keepdim=True)
+        scores.append(torch.where(top > 0, cls / torch.where(top > 0, top, 1.0), 0.0))
+    return torch.cat(scores)
+
+
+def committee_decisions(scores: list[torch.Tensor]) -> torch.Tensor:
+    """The committee's decisions: the class with the largest sum of the members'
+    :func:`committee_scores` (lowest class on ties; ``-1`` where every member is silent).
+
+    Args:
+        scores: one ``[batch, 10]`` tensor per member.
+
+    Returns:
+        ``[batch]`` decisions.
+    """
+    fn = "committee_decisions"
+    if not isinstance(scores, (list, tuple)) or not scores:
+        raise TypeError(f"{fn}: scores must be a non-empty list of [batch, 10] tensors, got {scores!r}")
+    for i, sc in enumerate(scores):
+        check_tensor(fn, f"scores[{i}]", sc, ndim=2, axes="[batch, 10]")
+        if sc.shape != scores[0].shape or sc.shape[1] != 10:
+            raise ValueError(f"{fn}: every member's scores must have shape {tuple(scores[0].shape)} "
+                             f"[batch, 10], got {tuple(sc.shape)} for member {i}")
+    total = torch.stack(list(scores)).sum(0)
+    return torch.where(total.amax(1) > 0, total.argmax(1), -1)
+
+
+def committee_mozafari2019(members: list[str], out: str | os.PathLike = "results", name: str | None = None,
+                           command: str | None = None) -> dict:
+    """Evaluate a committee of independently trained 2019 networks (a named variant beyond the paper).
+
+    Each member is a run of :func:`train_mozafari2019` (its shipped weights ``{out}/{member}.pt``,
+    the epoch it selected on its own validation digits, and its results ``{out}/{member}.json``).
+    Each member keeps the paper's exact network and sequential R-STDP; only the decision changes:
+    the class with the largest sum of the members' :func:`committee_scores`. Members trained at
+    the same time on separate cores (``--hours`` runs started together) make a committee whose
+    wall time is that of its slowest member. Validation accuracy uses the members' common
+    validation split (the last digits of the training set), never the test set.
+
+    Args:
+        members: names of the member runs (at least one).
+        out: the results folder.
+        name: base name of the JSON (default ``mozafari2019-committee-`` + the members' seeds).
+        command: the command line recorded in the JSON.
+
+    Returns:
+        The results dict (also written as ``{out}/{name}.json``).
+    """
+    fn = "committee_mozafari2019"
+    if isinstance(members, str) or not isinstance(members, (list, tuple)) or not members or \
+            not all(isinstance(m, str) for m in members):
+        raise TypeError(f"{fn}: members must be a non-empty list of run names, got {members!r}")
+    out = Path(out)
+    runs = []
+    for m in members:
+        path = out / f"{m}.json"
+        if not path.exists() or not (out / f"{m}.pt").exists():
+            raise FileNotFoundError(f"{fn}: member {m!r} needs {path} and {out / (m + '.pt')}")
+        runs.append(json.loads(path.read_text()))
+    same = ("train_digits", "validation", "test_digits", "time_steps")
+    for r in runs[1:]:
+        if any(r["config"].get(k) != runs[0]["config"].get(k) for k in same):
+            raise ValueError(f"{fn}: members must share {same}; {r['name']} differs from {runs[0]['name']}")
+    cfg = runs[0]["config"]
+    n_all, n_val, n_test = cfg["train_digits"], cfg["validation"], cfg["test_digits"]
+    t0 = time.perf_counter()
+    images, labels = data.mnist_tensors(train=True, n=n_all)
+    test_images, test_labels = data.mnist_tensors(train=False, n=n_test)
+    val_images, val_labels = images[n_all - n_val:], labels[n_all - n_val:]
+    scores = {"validation": [], "test": []}
+    member_rows = []
+    for m, r in zip(members, runs):
+        model = load_mozafari2019(out / f"{m}.pt")
+        row = {"name": m, "seed": r["seed"], "selected_epoch": r["selected_epoch"],
+               "final_epoch": r["final_epoch"], "wall_time_total_s": r["wall_time_total_s"]}
+        for split, x, y in (("validation", val_images, val_labels), ("test", test_images, test_labels)):
+            if split == "validation" and n_val == 0:
+                continue
+            sc = committee_scores(model, model.s3_input(model.encode(x)))
+            scores[split].append(sc)
+            row[f"{split}_accuracy"] = float((committee_decisions([sc]) == y).float().mean())
+        member_rows.append(row)
+    result_acc = {}
+    for split, y in (("validation", val_labels), ("test", test_labels)):
+        if scores[split]:
+            dec = committee_decisions(scores[split])
+            result_acc[split] = {"accuracy": float((dec == y).float().mean()),
+                                 "silent": float((dec < 0).float().mean())}
+    seeds = "-".join(str(r["seed"]) for r in runs)
+    name = name or f"mozafari2019-committee-seeds{seeds}"
+    results = {
+        "name": name,
+        "command": command or "python -m snnbook.train mozafari2019-committee --members " + " ".join(members),
+        "git_commit": git_commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+        "members": member_rows,
+        "rule": "class with the largest sum over members of (class's best final S3 potential / the "
+                "member's best over classes)",
+        "validation_accuracy": result_acc.get("validation", {}).get("accuracy"),
+        "test_accuracy": result_acc["test"]["accuracy"],
+        "test_silent": result_acc["test"]["silent"],
+        "wall_time_members_s": max(r["wall_time_total_s"] for r in runs),
+        "wall_time_committee_s": time.perf_counter() - t0,
+        "config": {k: cfg.get(k) for k in same},
+    }
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 # Diehl & Cook (2015): the loop lives with its model (snnbook.models.diehl_cook2015); re-exported

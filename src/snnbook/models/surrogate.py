@@ -47,9 +47,9 @@ from torch import nn
 
 from .._checks import check_bool, check_int, check_real, check_tensor
 from ..coding import poisson_spikes
-from ..neurons import ArctanSpike, FastSigmoidSpike
+from ..neurons import ArctanSpike, FastSigmoidSpike, SigmoidSpike
 
-__all__ = ["SigmoidSpike", "SURROGATES", "spike_function", "surrogate_derivative", "LIF", "SurrogateFC",
+__all__ = ["SURROGATES", "spike_function", "surrogate_derivative", "LIF", "SurrogateFC",
            "SurrogateConv", "FC_BETA", "FC_TIME_STEPS", "CONV_BETA", "CONV_TIME_STEPS", "images_to_float"]
 
 #: Membrane decay per step of the fully connected network (snnTorch tutorial 5).
@@ -60,29 +60,6 @@ FC_TIME_STEPS = 25
 CONV_BETA = 0.5
 #: Time steps of the convolutional network (our choice: accuracy per CPU-second).
 CONV_TIME_STEPS = 4
-
-
-class SigmoidSpike(torch.autograd.Function):
-    """Heaviside forward, sigmoid derivative ``slope * sigmoid(slope x) * (1 - sigmoid(slope x))`` backward.
-
-    Use through :func:`spike_function` (``spike_function("sigmoid", 25.0)``);
-    ``SigmoidSpike.apply(x, slope)``.
-
-    Shape:
-        - Input: any. Output: same (elementwise).
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return (x > 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(ctx.slope * x)  # stable for any x (torch's sigmoid never overflows)
-        return grad_output * ctx.slope * s * (1 - s), None
 
 
 #: The surrogates by name: ``(autograd Function, default shape parameter, derivative formula)``.
