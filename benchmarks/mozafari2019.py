@@ -33,6 +33,33 @@ def _engine_bench():
     return module
 
 
+def _screen_timing(model, images, n: int = 2000) -> dict:
+    """The decision layer's winner on one thread: the one-pass exact sums against the two-pass
+    int8 screen (``_engine._screened_winner``), on the cached S3 input of test digits; winners
+    asserted equal."""
+    import numpy as np
+    import torch
+    from snnbook import _engine
+    active = np.ascontiguousarray(model.s3_input(model.encode(images[:n])).numpy())
+    w, wt, _ = model._weight_state(3)
+    q, ok = _engine.screen_rows(wt)
+    assert ok[0], "the shipped weights fit the screen"
+    tarr = _engine.tarr_of(model.time_steps, model.conv3.weight.dtype)
+    exact, screened = np.empty(len(active), np.int64), np.empty(len(active), np.int64)
+    best = [float("inf"), float("inf")]
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _engine._readout_serial(active, 2, wt, 5, 5, model.time_steps, tarr, 4, 4, np.zeros(1, np.float32), exact)
+        t1 = time.perf_counter()
+        _engine._screened_serial(active, 2, q, w, 5, 5, tarr, screened)
+        t2 = time.perf_counter()
+        best = [min(best[0], t1 - t0), min(best[1], t2 - t1)]
+    assert np.array_equal(exact, screened), "S3: the screened winner differs from the exact one"
+    del torch
+    return {"digits": len(active), "exact_s_per_digit": best[0] / len(active),
+            "screened_s_per_digit": best[1] / len(active), "ratio": best[0] / best[1], "winners_equal": True}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -55,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     decisions = model(model.encode(images))
     t_infer = time.perf_counter() - t0
     t = res["timings"]
+    screen = _screen_timing(model, images)
     per_digit = {
         "encode": (t["coding"]["reference_per_digit_loop_s"] / t["coding"]["digits"],
                    t["coding"]["event_s"] / t["coding"]["digits"]),
@@ -96,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                   "wall_time_total_s": run["wall_time_total_s"],
                                                   "epochs_l3": run["config"]["epochs_l3"]},
         "s3_plain_float32_agreement": t["step_l3"]["plain_float32_dense_agreement"],
+        "s3_readout_screen": screen,
         "minibatched_rstdp": "not implemented: the exact sequential R-STDP is the only mode",
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in stages.items():
         print(f"{k:22s} {v['straightforward_s'] * 1e3:14.3f}ms {v['event_s'] * 1e3:10.3f}ms {v['ratio']:7.1f}x")
     print(f"inference over {n_test} test digits: {t_infer:.2f} s")
+    print(f"S3 winner, one thread: exact sums {screen['exact_s_per_digit'] * 1e6:.1f} us, int8 screen + exact "
+          f"candidates {screen['screened_s_per_digit'] * 1e6:.1f} us ({screen['ratio']:.2f}x)")
     pr = record["schedule_projection_s"]
     print(f"schedule (2+4+{pr['epochs_l3']} epochs) projected: straightforward {pr['straightforward_s'] / 3600:.1f} h, "
           f"event {pr['event_s'] / 3600:.2f} h")

@@ -248,3 +248,84 @@ def test_rstdp_variants_event_equals_dense(digits, monkeypatch):
     frozen = copy.deepcopy(event).eval()
     frozen.learn_rstdp(x[:20], labels[:20])
     assert torch.equal(frozen.s3_dropout_state, event.s3_dropout_state)
+
+
+# ------------------------------------------------------------------ the two-pass readout winner
+def _readout(active, weight, screened):
+    """Winners (flat [F, 4, 4] indices) of the one-pass exact readout or the two-pass screened one."""
+    import numpy as np
+    from snnbook import _engine
+    act = np.ascontiguousarray(active.numpy())
+    out = np.empty(len(act), np.int64)
+    tarr = _engine.tarr_of(15, weight.dtype)
+    wt = _engine.weight_rows(weight)
+    if screened:
+        q, ok = _engine.screen_rows(wt)
+        assert ok[0]
+        _engine._screened_serial(act, 2, q, weight.numpy(), 5, 5, tarr, out)
+    else:
+        _engine._readout_serial(act, 2, wt, 5, 5, 15, tarr, 4, 4, np.zeros(1, np.float32), out)
+    return torch.from_numpy(out)
+
+
+def _shipped_model():
+    from pathlib import Path
+    from snnbook.training import load_mozafari2019
+    return load_mozafari2019(Path(__file__).resolve().parents[1] / "results" / "mozafari2019-seed0.pt")
+
+
+def test_screened_readout_picks_the_exact_winner():
+    """The int8 screen only discards neurons that provably score below the winner: on trained
+    weights and real digits, on random weights and densities, and where potentials tie exactly
+    (duplicated features, coarse weights: lowest index wins) or differ below float32 resolution,
+    the two-pass winner equals the exact one-pass winner."""
+    model = _shipped_model().eval()
+    images, _ = data.mnist_tensors(train=True, n=1000)
+    active = model.s3_input(model.encode(images))
+    weight = model.conv3.weight.detach()
+    screened = _readout(active, weight, True)
+    assert torch.equal(screened, _readout(active, weight, False))
+    assert screened.unique().numel() > 100  # many different winners, no silent digit
+    g = torch.Generator().manual_seed(0)
+    for density in (0.02, 0.3, 0.95):
+        act = torch.rand(300, 250, 4, 4, generator=g) < density
+        w = 0.2 + 0.6 * torch.rand(200, 250, 5, 5, generator=g)
+        assert torch.equal(_readout(act, w, True), _readout(act, w, False))
+        coarse = torch.round(w * 4) / 4  # many exact ties between features and positions
+        coarse[7] = coarse[3]
+        wins = _readout(act, coarse, True)
+        assert torch.equal(wins, _readout(act, coarse, False))
+        near = w.clone()  # feature 11 = feature 10 + one float32 step: a gap the score cannot see
+        near[11] = torch.nextafter(near[10], torch.tensor(1.0))
+        assert torch.equal(_readout(act, near, True), _readout(act, near, False))
+    silent = torch.zeros(2, 250, 4, 4, dtype=torch.bool)
+    assert _readout(silent, weight, True).tolist() == [-1, -1]
+
+
+def test_screen_falls_back_and_training_pass_is_unchanged(digits, monkeypatch):
+    """Weights the int8 screen cannot hold (>= 1) fall back to the exact readout; R-STDP over 1 000
+    digits from trained weights gives the same decisions, weights and rates with the screen (kept in
+    sync after every update) as without it."""
+    import numpy as np
+    from snnbook import _engine
+    x, labels = digits
+    model = _shipped_model()
+    active = model.s3_input(x)
+    big = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        big.conv3.weight.mul_(1.3)
+    q, ok = big._screen_state()
+    assert q.size and not ok[0]  # some weight >= 1: no screen
+    assert torch.equal(big.classify_s3(active[:100]), big(x[:100], engine="dense"))
+    assert not _engine.screen_rows(np.full((2, 2), np.nan, np.float32))[1][0]
+    screened = copy.deepcopy(model).train()
+    exact = copy.deepcopy(model).train()
+    d_screened = screened.learn_rstdp(active, labels, s3_input=True)
+    assert screened._screen_state()[1][0]
+    q, _ = screened._screen_state()  # the screen followed every update
+    assert np.array_equal(q, _engine.screen_rows(screened._weight_state(3)[1])[0])
+    monkeypatch.setattr(Mozafari2019, "_screen_state", lambda self: (np.zeros((0, 0), np.int8), np.array([False])))
+    d_exact = exact.learn_rstdp(active, labels, s3_input=True)
+    assert torch.equal(d_screened, d_exact)
+    for name in ("conv3.weight", "rstdp_rates", "rstdp_block"):
+        assert torch.equal(screened.state_dict()[name], exact.state_dict()[name]), name

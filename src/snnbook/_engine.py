@@ -25,6 +25,12 @@ fused (training) a position is dropped after its first spike. k-WTA looks only a
 fired; STDP touches only the winners' rows. Everything runs in numba-compiled loops, parallel over
 the batch where samples are independent.
 
+The decision layer of the 2019 network needs only its single winner, so its readout runs in two
+passes (:func:`_screened_winner`): int8 copies of the weights, ``floor(w * 128)``, summed in int32
+bound every neuron's exact potential from both sides, and exact float64 sums are computed only for
+the few neurons those bounds cannot rule out. The winner is the same as with all sums exact (the
+proof is in the docstring, the tests check it on ties); the screen follows every R-STDP update.
+
 Arithmetic (what "equal to the dense path" means)
 ------------------------------------------------
 Potentials are accumulated in float64 and rounded once to the weight dtype: the correctly rounded
@@ -541,16 +547,21 @@ def _clamp_all(w, bounds):
 
 
 @njit(cache=True, nogil=True)
-def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_bounds):
+def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_bounds, q, q_ok):
     """One sample's STDP update of ``w`` [F, C, kh, kw] in place (and of its weight rows ``wt``
     [C * kh, kw * F] of :func:`weight_rows`, if it has elements). ``ltp``/``ltd`` [F] in w's dtype. Repeats the dense path's
     operations: ``d = (w - lb) * (ub - w); d = a * d; w = w + d`` (or ``w + a``), then clamp; the
     whole tensor is clamped once when ``in_bounds[0]`` is False. Later duplicates of a feature in
-    ``winners`` supersede earlier ones (SpykeTorch sets lr[f] winner after winner)."""
+    ``winners`` supersede earlier ones (SpykeTorch sets lr[f] winner after winner). ``q`` /
+    ``q_ok``: an int8 screen of ``wt`` (:func:`screen_rows`) kept in sync, or size 0."""
     f_n, c_n, kh, kw = w.shape
     lb = bounds[0]
     ub = bounds[1]
     sync = wt.size > 0
+    screen = sync and q.size > 0
+    screen_bad = False
+    qf = q.reshape(-1)
+    q_cols = q.shape[1]
     k = winners.shape[0]
     for i in range(k):
         f = winners[i, 0]
@@ -585,6 +596,10 @@ def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_
                     w[f, c, dy, dx] = x
                     if sync:
                         wt[c * kh + dy, (kw - 1 - dx) * f_n + f] = x
+                        if screen and not _screen_entry(x, qf, (c * kh + dy) * q_cols + (kw - 1 - dx) * f_n + f):
+                            screen_bad = True
+    if screen_bad:
+        q_ok[0] = False
     if not in_bounds[0]:  # the dense path clamps the WHOLE tensor (idempotent afterwards)
         _clamp_all(w, bounds)
         if sync:
@@ -593,16 +608,20 @@ def _stdp_one(w, wt, tin, tout_first, winners, ltp, ltd, stabilizer, bounds, in_
                     for dy in range(kh):
                         for dx in range(kw):
                             wt[c * kh + dy, (kw - 1 - dx) * f_n + f] = w[f, c, dy, dx]
+            if screen:
+                _screen_fill(wt, q, q_ok)
         in_bounds[0] = True
 
 
 @njit(cache=True, nogil=True)
 def _stdp_batch(w, wt, tin, tout_first, winners, ltp, ltd, skip, stabilizer, bounds, in_bounds):
     """Sequential per-sample updates in batch order; ``ltp``/``ltd`` are [B, F]; skip [B] bool."""
+    no_screen = np.zeros((0, 0), np.int8)
     for b in range(tin.shape[0]):
         if skip[b]:
             continue
-        _stdp_one(w, wt, tin[b], tout_first[b], winners[b], ltp[b], ltd[b], stabilizer, bounds, in_bounds)
+        _stdp_one(w, wt, tin[b], tout_first[b], winners[b], ltp[b], ltd[b], stabilizer, bounds, in_bounds,
+                  no_screen, in_bounds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,7 +646,8 @@ def _stdp_layer_step(tin, steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilize
         _kwta_inhibited(first, pfirst, spikes, n, steps, k, radius, tarr, winners)
     else:
         _kwta_one(first, pfirst, steps, k, radius, tarr, winners)
-    _stdp_one(w, wt, tin, first, winners, ltp, ltd, stabilizer, bounds, in_bounds)
+    _stdp_one(w, wt, tin, first, winners, ltp, ltd, stabilizer, bounds, in_bounds, np.zeros((0, 0), np.int8),
+              in_bounds)
     return first
 
 
@@ -859,9 +879,203 @@ def _readout_serial(active, pad, wr, kh, kw, steps, tarr, out_h, out_w, cast, wi
         winners[b] = _readout_one(active[b], pad, wr, kh, kw, steps, tarr, pot, cast)
 
 
+# ---------------------------------------------------------------------------------------------
+# the readout's winner in two passes: an int8 screen, then exact sums for the few candidates
+# ---------------------------------------------------------------------------------------------
+#: Bits of the screen: ``q = floor(w * 2**SCREEN_BITS)`` as int8, valid for weights in [-1, 1).
+SCREEN_BITS = 7
+
+
+@njit(cache=True, nogil=True)
+def _screen_entry(v, qflat, k):
+    """``qflat[k] = floor(v * 2**SCREEN_BITS)``; False (and ``qflat[k] = 0``) if that is outside
+    int8 or NaN: the screen then cannot bound the weight. (The callers collect the flag in a
+    local: a write to a flag array in the loop costs 20x.)"""
+    s = np.floor(np.float64(v) * np.float64(2 ** SCREEN_BITS))
+    if s >= -128.0 and s <= 127.0:
+        qflat[k] = np.int8(s)
+        return True
+    qflat[k] = 0
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _screen_fill(wt, q, ok):
+    """``q`` (int8, the shape of the weight rows ``wt``) = ``floor(wt * 2**SCREEN_BITS)``;
+    ``ok[0]`` is False when some weight lies outside [-1, 1) (or is NaN)."""
+    good = True
+    wf = wt.reshape(-1)
+    qf = q.reshape(-1)
+    for k in range(wf.size):
+        if not _screen_entry(wf[k], qf, k):
+            good = False
+    ok[0] = good
+
+
+def screen_rows(wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 screen of float32 weight rows ``wt`` (:func:`weight_rows`) and its validity flag
+    ``ok`` [1] (False: some weight outside [-1, 1); use the exact path). See
+    :func:`_screened_winner`."""
+    q = np.empty(wt.shape, np.int8)
+    ok = np.array([False])
+    _screen_fill(wt, q, ok)
+    return q, ok
+
+
+@njit(cache=True, nogil=True)
+def _screen_scratch(active, kh, kw, pad, f_n):
+    """Scratch of :func:`_screened_winner` for inputs shaped like ``active`` [C, H, W]."""
+    c_n, h, w = active.shape
+    oh = h + 2 * pad - kh + 1
+    ow = w + 2 * pad - kw + 1
+    return (np.empty((oh, ow * f_n), np.int32), np.empty((h, w), np.int64), np.empty(oh * ow * f_n, np.int64),
+            np.empty(c_n * h * w, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked):
+    """The winner of :func:`_readout_one` (the same flat index into [F, OH, OW], -1 silent) for
+    float32 weights ``w`` [F, C, kh, kw] >= 0, in two passes; about twice as fast.
+
+    Pass 1 adds up the int8 screen ``q = floor(w * 2**s)`` (``s = SCREEN_BITS``, laid out as the
+    weight rows) into int32 potentials ``qpot`` [OH, OW * F]: a quarter of the bytes of the
+    float64 sums and four times their vector width. Since ``w * 2**s - 1 < q <= w * 2**s``, a
+    neuron whose window holds ``n`` active inputs has an exact potential ``P`` with
+    ``Q <= 2**s * P < Q + n``. The neuron with the largest screened sum ``Qmax`` has
+    ``P >= Qmax / 2**s``, so every neuron with ``Q + n + M <= Qmax`` lies more than ``M / 2**s``
+    below the top potential. ``M`` exceeds the float32 roundings of the winner rule (the cast of
+    the potential and the score ``p + T * max p``, each at most ``2**-24`` relative, bounded
+    through ``P <= (Qmax + n_max) / 2**s``), so such a neuron scores strictly below the winner:
+    it can neither win nor tie. Pass 2 computes the exact float64 sums of the other neurons, the
+    candidates (1 to 2 per digit with trained MNIST weights), and applies the rule of
+    :func:`_readout_winner` to them.
+
+    Scratch (:func:`_screen_scratch`): ``qpot`` int32 [OH, OW * F], ``count`` int64 [H, W]
+    (active inputs per position), ``cand`` int64 [OH * OW * F], ``spiked`` int64 [C * H * W]."""
+    c_n, h, wd = active.shape
+    oh = qpot.shape[0]
+    f_n = q.shape[1] // kw
+    ow = qpot.shape[1] // f_n
+    qpot[:] = 0
+    count[:] = 0
+    n_in = 0
+    for c in range(c_n):
+        for i in range(h):
+            ip = i + pad
+            for j in range(wd):
+                if not active[c, i, j]:
+                    continue
+                count[i, j] += 1
+                spiked[n_in] = (c * h + i) * wd + j
+                n_in += 1
+                jp = j + pad
+                x0 = max(0, jp - kw + 1)
+                x1 = min(ow - 1, jp)
+                e0 = kw - 1 - jp + x0
+                n = (x1 - x0 + 1) * f_n
+                for y in range(max(0, ip - kh + 1), min(oh - 1, ip) + 1):
+                    prow = qpot[y, x0 * f_n: x0 * f_n + n]
+                    qrow = q[c * kh + ip - y, e0 * f_n: e0 * f_n + n]
+                    for t in range(n):
+                        prow[t] += qrow[t]
+    qmax = np.int64(qpot[0, 0])
+    for y in range(oh):
+        for t in range(ow * f_n):
+            if qpot[y, t] > qmax:
+                qmax = np.int64(qpot[y, t])
+    n_max = 0
+    for y in range(oh):
+        for x in range(ow):
+            n = 0
+            for i in range(max(0, y - pad), min(h, y + kh - pad)):
+                for j in range(max(0, x - pad), min(wd, x + kw - pad)):
+                    n += count[i, j]
+            n_max = max(n_max, n)
+    # M > 2**-23 (T + 3) (|Qmax| + n_max): twice that, plus 2
+    margin = np.int64(np.floor((abs(qmax) + n_max) * (abs(np.float64(tarr[0])) + 3.0) * 2.0 ** -22)) + 2
+    n_c = 0
+    for y in range(oh):
+        for x in range(ow):
+            n = 0
+            for i in range(max(0, y - pad), min(h, y + kh - pad)):
+                for j in range(max(0, x - pad), min(wd, x + kw - pad)):
+                    n += count[i, j]
+            lim = qmax - n - margin  # candidate: Q > lim
+            for f in range(f_n):
+                if np.int64(qpot[y, x * f_n + f]) > lim:
+                    cand[n_c] = (f * oh + y) * ow + x
+                    n_c += 1
+    # pass 2: exact sums of the candidates, and the winner rule of _readout_winner on them
+    cast = np.zeros(1, tarr.dtype)
+    zero = tarr[0] - tarr[0]
+    maxp = zero
+    exact = np.empty(n_c, np.float64)
+    for k in range(n_c):
+        exact[k] = _exact_potential(active, spiked, n_in, pad, w, cand[k], oh, ow)
+        cast[0] = exact[k]
+        if cast[0] > maxp:
+            maxp = cast[0]
+    if not maxp > zero:
+        return -1
+    v = maxp * tarr[0]
+    best = -1
+    best_s = zero
+    for k in range(n_c):
+        cast[0] = exact[k]
+        p = cast[0]
+        if p > zero:
+            s = p + v
+            idx = cand[k]
+            if s > best_s or (s == best_s and idx < best):
+                best_s = s
+                best = idx
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _exact_potential(active, spiked, n_in, pad, w, idx, oh, ow):
+    """Exact float64 final potential of the neuron at flat index ``idx`` of [F, OH, OW] (float32
+    weights summed in float64 need no rounding, so the order of the inputs does not matter)."""
+    _, h, wd = active.shape
+    kh = w.shape[2]
+    kw = w.shape[3]
+    f = idx // (oh * ow)
+    rem = idx - f * oh * ow
+    y = rem // ow
+    x = rem - y * ow
+    s = 0.0
+    for k in range(n_in):
+        flat = spiked[k]
+        c = flat // (h * wd)
+        ij = flat - c * h * wd
+        i = ij // wd
+        j = ij - i * wd
+        dy = i + pad - y
+        dx = j + pad - x
+        if dy >= 0 and dy < kh and dx >= 0 and dx < kw:
+            s += w[f, c, dy, dx]
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _screened_batch(active, pad, q, w, kh, kw, tarr, winners):
+    for b in prange(active.shape[0]):
+        qpot, count, cand, spiked = _screen_scratch(active[b], kh, kw, pad, w.shape[0])
+        winners[b] = _screened_winner(active[b], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+
+
+@njit(cache=True, nogil=True)
+def _screened_serial(active, pad, q, w, kh, kw, tarr, winners):
+    if active.shape[0] == 0:
+        return
+    qpot, count, cand, spiked = _screen_scratch(active[0], kh, kw, pad, w.shape[0])
+    for b in range(active.shape[0]):
+        winners[b] = _screened_winner(active[b], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+
+
 @njit(cache=True, nogil=True)
 def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, p_base, rates, bounds,
-                     in_bounds, block, block_stats, adapt, floor, scratch_tin, scratch_tout, win, ltp, ltd):
+                     in_bounds, block, block_stats, adapt, floor, scratch_tin, scratch_tout, win, ltp, ltd, q, q_ok):
     """One digit's R-STDP given its readout winner ``best`` (flat index, -1 silent): decision,
     reward or punishment on the winner's row, the block statistics and (``adapt``) the rates.
     Returns ``(decision, updated feature or -1)``."""
@@ -900,7 +1114,7 @@ def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, 
         win[0, 0] = f
         win[0, 1] = y
         win[0, 2] = x
-        _stdp_one(w, wt, scratch_tin, scratch_tout, win, ltp, ltd, False, bounds, in_bounds)
+        _stdp_one(w, wt, scratch_tin, scratch_tout, win, ltp, ltd, False, bounds, in_bounds, q, q_ok)
         scratch_tout[f, y, x] = steps
         updated = f
     block_stats[2] += 1
@@ -922,7 +1136,7 @@ def _rstdp_learn_one(best, active, label, pad, w, wt, steps, per_class, r_base, 
 
 @njit(cache=True, nogil=True)
 def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_base, p_base,
-                        rates, bounds, in_bounds, block, block_stats, decisions, adapt, floor, alive):
+                        rates, bounds, in_bounds, block, block_stats, decisions, adapt, floor, alive, q, q_ok):
     """Sequential R-STDP training of the decision layer over ``actives`` [N, C, H, W] (bool) with
     labels [N]. Per sample: readout winner (k = 1), decision = feature // per_class (-1 silent),
     reward +1 / -1 -> STDP with ``rates[0:2]`` / anti-STDP with ``rates[2:4]`` on the winner's row
@@ -934,7 +1148,11 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
     Variants (the defaults give the reference): ``floor`` > 0 adapts to ``floor + (1 - floor) *``
     the miss (hit) rate instead; ``alive`` bool [F] with False entries drops those features for
     the whole pass (their potentials are set to 0 before the winner is chosen, SpykeTorch's
-    ``feature_inhibition_``), dropout as in the 2018 paper's reference code."""
+    ``feature_inhibition_``), dropout as in the 2018 paper's reference code.
+
+    ``q`` / ``q_ok``: the int8 screen of ``wt`` and its flag (:func:`screen_rows`; ``q`` of size
+    0 for float64 weights). While ``q_ok[0]`` holds, winners come from :func:`_screened_winner`
+    (the same winner, faster) and the screen follows every update."""
     f_n, c_n, kh, kw = w.shape
     dropped = False
     for f in range(f_n):
@@ -949,8 +1167,13 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
     win = np.empty((1, 3), np.int64)
     tout = np.full((f_n, oh, ow), steps, np.uint8)
     tin = np.empty((c_n, actives.shape[2] + 2 * pad, actives.shape[3] + 2 * pad), np.uint8)
+    screen = q.size > 0 and not dropped
+    if screen:
+        qpot, count, cand, spiked = _screen_scratch(actives[0], kh, kw, pad, f_n)
     for n in range(actives.shape[0]):
-        if dropped:
+        if screen and q_ok[0]:
+            best = _screened_winner(actives[n], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+        elif dropped:
             _readout_potentials(actives[n], pad, wt, kh, kw, pot)
             for f in range(f_n):
                 if not alive[f]:
@@ -962,7 +1185,7 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
             best = _readout_one(actives[n], pad, wt, kh, kw, steps, tarr, pot, cast)
         decisions[n], _ = _rstdp_learn_one(best, actives[n], labels[n], pad, w, wt, steps, per_class, r_base,
                                            p_base, rates, bounds, in_bounds, block, block_stats, adapt, floor,
-                                           tin, tout, win, ltp, ltd)
+                                           tin, tout, win, ltp, ltd, q, q_ok)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -990,6 +1213,7 @@ _pool_batch = _keep_torch_threads(_pool_batch)
 _inhibit_batch = _keep_torch_threads(_inhibit_batch)
 _kwta_batch = _keep_torch_threads(_kwta_batch)
 _readout_batch = _keep_torch_threads(_readout_batch)
+_screened_batch = _keep_torch_threads(_screened_batch)
 _s3_input_batch = _keep_torch_threads(_s3_input_batch)
 
 

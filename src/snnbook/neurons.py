@@ -527,7 +527,18 @@ def lif_run(currents: torch.Tensor, params: LIFParameters = LIFParameters(), sta
 # ---------------------------------------------------------------------------------------------------
 # Surrogate gradients
 # ---------------------------------------------------------------------------------------------------
-class FastSigmoidSpike(torch.autograd.Function):
+class _HeavisideSpike(torch.autograd.Function):
+    """The forward shared by the surrogate spike functions: the Heaviside step ``x > 0`` in x's
+    dtype, saving ``x`` and the shape parameter for the subclass's ``backward``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, param: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.param = param
+        return (x > 0).to(x.dtype)
+
+
+class FastSigmoidSpike(_HeavisideSpike):
     """Heaviside forward, fast-sigmoid derivative ``1 / (slope |x| + 1)^2`` backward (Zenke & Ganguli 2018).
 
     Use through :func:`fast_sigmoid`; ``FastSigmoidSpike.apply(x, slope)``.
@@ -537,18 +548,12 @@ class FastSigmoidSpike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return (x > 0).to(x.dtype)
-
-    @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (x,) = ctx.saved_tensors
-        return grad_output / (ctx.slope * x.abs() + 1.0) ** 2, None
+        return grad_output / (ctx.param * x.abs() + 1.0) ** 2, None
 
 
-class ArctanSpike(torch.autograd.Function):
+class ArctanSpike(_HeavisideSpike):
     """Heaviside forward, arctan derivative ``(alpha / 2) / (1 + (pi / 2 * alpha * x)^2)`` backward.
 
     Use through :func:`arctan`; ``ArctanSpike.apply(x, alpha)``.
@@ -558,19 +563,13 @@ class ArctanSpike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return (x > 0).to(x.dtype)
-
-    @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (x,) = ctx.saved_tensors
-        a = ctx.alpha
+        a = ctx.param
         return grad_output * (a / 2) / (1 + (math.pi / 2 * a * x) ** 2), None
 
 
-class SigmoidSpike(torch.autograd.Function):
+class SigmoidSpike(_HeavisideSpike):
     """Heaviside forward, sigmoid derivative ``slope * sigmoid(slope x) * (1 - sigmoid(slope x))`` backward.
 
     Use through :func:`snnbook.models.surrogate.spike_function` (``spike_function("sigmoid", 25.0)``);
@@ -581,16 +580,10 @@ class SigmoidSpike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return (x > 0).to(x.dtype)
-
-    @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (x,) = ctx.saved_tensors
-        s = torch.sigmoid(ctx.slope * x)  # stable for any x (torch's sigmoid never overflows)
-        return grad_output * ctx.slope * s * (1 - s), None
+        s = torch.sigmoid(ctx.param * x)  # stable for any x (torch's sigmoid never overflows)
+        return grad_output * ctx.param * s * (1 - s), None
 
 
 class SurrogateSpike:

@@ -289,13 +289,30 @@ class Mozafari2019(nn.Module):
         """(numpy weight view, its weight rows, in-bounds flag) for the engine, rebuilt whenever the
         parameter's version counter, storage or dtype changed (any torch in-place operation on the
         parameter, ``load_state_dict``, ``.to``). The engine updates both in place, in sync."""
+        return self._weight_cache(layer)[1:4]
+
+    def _weight_cache(self, layer: int) -> tuple:
         weight = getattr(self, f"conv{layer}").weight
         key = (weight._version, weight.data_ptr(), weight.dtype)
         cached = self._cache.get(layer)
         if cached is None or cached[0] != key:
-            cached = (key, weight.data.numpy(), _engine.weight_rows(weight.data), np.array([False]))
+            rows = _engine.weight_rows(weight.data)
+            # S3 with float32 weights: the int8 screen of the readout (built on first use)
+            screen = [None] if layer == 3 and weight.dtype == torch.float32 else None
+            cached = (key, weight.data.numpy(), rows, np.array([False]), screen)
             self._cache[layer] = cached
-        return cached[1], cached[2], cached[3]
+        return cached
+
+    def _screen_state(self):
+        """(int8 screen, ok flag) of S3's weight rows for the engine's two-pass readout winner
+        (:func:`snnbook._engine._screened_winner`), kept in sync with the weights by the engine;
+        an empty screen (float64 weights) means the exact one-pass readout."""
+        cached = self._weight_cache(3)
+        if cached[4] is None:
+            return np.zeros((0, 0), np.int8), np.array([False])
+        if cached[4][0] is None:
+            cached[4][0] = _engine.screen_rows(cached[2])
+        return cached[4][0]
 
     # ------------------------------------------------------------------------------ inference
     def forward(self, x: torch.Tensor, engine: str = "event", return_layers: bool = False):
@@ -547,7 +564,7 @@ class Mozafari2019(nn.Module):
                     _engine.tarr_of(self.time_steps, self.conv3.weight.dtype), self.per_class, r_base, p_base,
                     self.rstdp_rates.numpy(), np.array([0.2, 0.8], dt), in_bounds, RSTDP_BLOCK,
                     self.rstdp_block.numpy(), decisions, self.adaptive_rstdp, self.rstdp_rate_floor,
-                    self.s3_alive.numpy())
+                    self.s3_alive.numpy(), *self._screen_state())
             _engine._rstdp_readout_pass(*args)
             return torch.from_numpy(decisions)
 
@@ -558,10 +575,18 @@ class Mozafari2019(nn.Module):
         ow = active.shape[3] + 2 * S3["pad"] - self.conv3.weight.shape[3] + 1
         flat = np.empty(active.shape[0], np.int64)
         dt = _engine.np_dtype(self.conv3.weight.dtype)
-        run = _engine._readout_batch if active.shape[0] >= _engine.PARALLEL_MIN_BATCH else _engine._readout_serial
-        run(np.ascontiguousarray(active.numpy()), S3["pad"], wt, self.conv3.weight.shape[2],
-            self.conv3.weight.shape[3], steps, _engine.tarr_of(steps, self.conv3.weight.dtype), oh, ow,
-            np.zeros(1, dt), flat)
+        batch = active.shape[0] >= _engine.PARALLEL_MIN_BATCH
+        kh, kw = self.conv3.weight.shape[2:]
+        tarr = _engine.tarr_of(steps, self.conv3.weight.dtype)
+        q, ok = self._screen_state()
+        if q.size and ok[0]:  # the same winners, two passes (int8 screen, exact candidates)
+            w, _, _ = self._weight_state(3)
+            run = _engine._screened_batch if batch else _engine._screened_serial
+            run(np.ascontiguousarray(active.numpy()), S3["pad"], q, w, kh, kw, tarr, flat)
+        else:
+            run = _engine._readout_batch if batch else _engine._readout_serial
+            run(np.ascontiguousarray(active.numpy()), S3["pad"], wt, kh, kw, steps, tarr, oh, ow,
+                np.zeros(1, dt), flat)
         flat = torch.from_numpy(flat)
         f = torch.where(flat >= 0, torch.div(flat, oh * ow, rounding_mode="floor"), -1)
         return torch.where(f >= 0, torch.div(f, self.per_class, rounding_mode="floor"), -1)
