@@ -214,6 +214,26 @@ def test_committee_decisions_sum_the_members_scores():
         committee_decisions([a, b[:2]])
 
 
+def test_committee_potentials_of_the_engine_equal_the_convolution():
+    from pathlib import Path
+    from snnbook.training import _feature_max_potentials
+    model = load_mozafari2019(Path(__file__).resolve().parents[1] / "results" / "mozafari2019-seed0.pt")
+    images, _ = data.mnist_tensors(train=False, n=300)
+    active = model.s3_input(model.encode(images))
+    conv = torch.nn.functional.conv2d(active.double(), model.conv3.weight.detach().double(), padding=2)
+    assert torch.equal(_feature_max_potentials(model, active), conv.flatten(2).amax(2))
+
+
+def test_committee_wall_span_counts_members_in_sequence():
+    from snnbook.training import _wall_span
+    side_by_side = [{"date": "2026-12-04T12:00:00+0000", "wall_time_total_s": 3600.0},
+                    {"date": "2026-12-04T12:00:05+0000", "wall_time_total_s": 3600.0}]
+    assert _wall_span(side_by_side) == 3605.0
+    one_core = [{"date": "2026-12-04T11:00:00+0000", "wall_time_total_s": 3600.0},
+                {"date": "2026-12-04T12:00:10+0000", "wall_time_total_s": 3600.0}]
+    assert _wall_span(one_core) == 7210.0
+
+
 def test_committee_of_trained_runs(tmp_path):
     """A committee of one decides as its member's own decision layer; a committee of two is written
     with both members, its validation accuracy and the slowest member's wall time, and enters the
@@ -234,6 +254,8 @@ def test_committee_of_trained_runs(tmp_path):
     assert [m["name"] for m in two["members"]] == ["mozafari2019-seed0", "mozafari2019-seed1"]
     assert two["validation_accuracy"] is not None and 0.0 <= two["test_accuracy"] <= 1.0
     assert two["wall_time_members_s"] == max(r0["wall_time_total_s"], r1["wall_time_total_s"])
+    # trained one after the other here: the span counts both (dates have one-second resolution)
+    assert two["wall_time_span_s"] >= r0["wall_time_total_s"] + r1["wall_time_total_s"] - 2
     from snnbook.training import summarize_mozafari2019
     card = summarize_mozafari2019(tmp_path)
     assert [c["name"] for c in card["committees"]] == ["mozafari2019-committee-one",

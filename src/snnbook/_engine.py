@@ -872,6 +872,23 @@ def _s3_input_serial(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads,
                       a1, a2, out[b])
 
 
+@njit(cache=True, parallel=True)
+def _readout_feature_max(active, pad, wr, kh, kw, out_h, out_w, out):
+    """``out`` [B, F] (float64) = each feature's largest exact final potential over the positions
+    of the no-threshold layer (:func:`_readout_potentials`), per sample of ``active`` [B, C, H, W]."""
+    f_n = wr.shape[1] // kw
+    for b in prange(active.shape[0]):
+        pot = np.empty((out_h, out_w * f_n), np.float64)
+        _readout_potentials(active[b], pad, wr, kh, kw, pot)
+        for f in range(f_n):
+            m = pot[0, f]
+            for y in range(out_h):
+                for x in range(out_w):
+                    if pot[y, x * f_n + f] > m:
+                        m = pot[y, x * f_n + f]
+            out[b, f] = m
+
+
 @njit(cache=True, nogil=True)
 def _readout_serial(active, pad, wr, kh, kw, steps, tarr, out_h, out_w, cast, winners):
     pot = np.empty((out_h, out_w * (wr.shape[1] // kw)), np.float64)
@@ -1214,6 +1231,7 @@ _inhibit_batch = _keep_torch_threads(_inhibit_batch)
 _kwta_batch = _keep_torch_threads(_kwta_batch)
 _readout_batch = _keep_torch_threads(_readout_batch)
 _screened_batch = _keep_torch_threads(_screened_batch)
+_readout_feature_max = _keep_torch_threads(_readout_feature_max)
 _s3_input_batch = _keep_torch_threads(_s3_input_batch)
 
 

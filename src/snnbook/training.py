@@ -16,6 +16,7 @@ uninterrupted run (``tests/test_training.py``).
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data
+from . import _engine, data
 from ._checks import check_bool, check_int, check_real, check_same_device, check_tensor
 from .models.mozafari2019 import S3 as _S3, Mozafari2019
 
@@ -538,7 +539,8 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
         "committees": [{"name": c["name"], "members": [m["name"] for m in c["members"]],
                         "member_test_accuracy": [m["test_accuracy"] for m in c["members"]],
                         "validation_accuracy": c["validation_accuracy"], "test_accuracy": c["test_accuracy"],
-                        "wall_time_members_s": c["wall_time_members_s"], "command": c["command"],
+                        "wall_time_members_s": c["wall_time_members_s"],
+                        "wall_time_span_s": c.get("wall_time_span_s"), "command": c["command"],
                         "file": f"{c['name']}.json"} for c in committees],
         "wall_time_total_s": {r["seed"]: r["wall_time_total_s"] for r in runs},
         "wall_time_s": {r["seed"]: r["wall_time_s"] for r in runs},
@@ -553,6 +555,23 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
 
 
 S3_PAD = _S3["pad"]
+
+
+def _feature_max_potentials(model: Mozafari2019, active: torch.Tensor) -> torch.Tensor:
+    """Each S3 feature's largest exact (float64) final potential over the positions, ``[b, F]``:
+    the engine's sums where it runs (float32 weights: exact in any order), else the float64
+    convolution (the same numbers)."""
+    w = model.conv3.weight.detach()
+    if _engine.available() and w.dtype == torch.float32:
+        _, wt, _ = model._weight_state(3)
+        out = np.empty((active.shape[0], w.shape[0]), np.float64)
+        oh = active.shape[2] + 2 * S3_PAD - w.shape[2] + 1
+        ow = active.shape[3] + 2 * S3_PAD - w.shape[3] + 1
+        _engine._readout_feature_max(np.ascontiguousarray(active.cpu().numpy()), S3_PAD, wt, w.shape[2],
+                                     w.shape[3], oh, ow, out)
+        return torch.from_numpy(out)
+    pot = torch.nn.functional.conv2d(active.double(), w.double(), padding=S3_PAD)
+    return pot.flatten(2).amax(2)
 
 
 def committee_scores(model: Mozafari2019, active: torch.Tensor) -> torch.Tensor:
@@ -582,8 +601,8 @@ def committee_scores(model: Mozafari2019, active: torch.Tensor) -> torch.Tensor:
     w = model.conv3.weight.detach()
     scores = []
     for lo in range(0, active.shape[0], 2048):  # bounded memory
-        pot = torch.nn.functional.conv2d(active[lo:lo + 2048].double(), w.double(), padding=S3_PAD)
-        pot = pot.to(w.dtype).double().flatten(2).amax(2)  # [b, features]
+        pot = _feature_max_potentials(model, active[lo:lo + 2048])
+        pot = pot.to(w.dtype).double()  # [b, features], rounded as the decision layer rounds
         cls = pot.view(pot.shape[0], 10, -1).amax(2).clamp_min(0.0)
         top = cls.amax(1, keepdim=True)
         scores.append(torch.where(top > 0, cls / torch.where(top > 0, top, 1.0), 0.0))
@@ -612,6 +631,14 @@ def committee_decisions(scores: list[torch.Tensor]) -> torch.Tensor:
     return torch.where(total.amax(1) > 0, total.argmax(1), -1)
 
 
+def _wall_span(runs: list[dict]) -> float:
+    """Seconds from the first run's start to the last run's end (each run's ``date`` is written
+    when it ends; its start is that minus ``wall_time_total_s``)."""
+    ends = [datetime.datetime.strptime(r["date"], "%Y-%m-%dT%H:%M:%S%z").timestamp() for r in runs]
+    starts = [e - r["wall_time_total_s"] for e, r in zip(ends, runs)]
+    return max(ends) - min(starts)
+
+
 def committee_mozafari2019(members: list[str], out: str | os.PathLike = "results", name: str | None = None,
                            command: str | None = None) -> dict:
     """Evaluate a committee of independently trained 2019 networks (a named variant beyond the paper).
@@ -621,8 +648,11 @@ def committee_mozafari2019(members: list[str], out: str | os.PathLike = "results
     Each member keeps the paper's exact network and sequential R-STDP; only the decision changes:
     the class with the largest sum of the members' :func:`committee_scores`. Members trained at
     the same time on separate cores (``--hours`` runs started together) make a committee whose
-    wall time is that of its slowest member. Validation accuracy uses the members' common
-    validation split (the last digits of the training set), never the test set.
+    wall time is that of its slowest member (``wall_time_members_s``); members trained one after
+    the other on a core add up, which ``wall_time_span_s`` (from the first member's start to the
+    last member's end, from the runs' end dates and wall times) counts in every arrangement.
+    Validation accuracy uses the members' common validation split (the last digits of the
+    training set), never the test set.
 
     Args:
         members: names of the member runs (at least one).
@@ -688,6 +718,7 @@ def committee_mozafari2019(members: list[str], out: str | os.PathLike = "results
         "test_accuracy": result_acc["test"]["accuracy"],
         "test_silent": result_acc["test"]["silent"],
         "wall_time_members_s": max(r["wall_time_total_s"] for r in runs),
+        "wall_time_span_s": _wall_span(runs),
         "wall_time_committee_s": time.perf_counter() - t0,
         "config": {k: cfg.get(k) for k in same},
     }
