@@ -43,7 +43,8 @@ def _screen_timing(model, images, n: int = 2000) -> dict:
     active = np.ascontiguousarray(model.s3_input(model.encode(images[:n])).numpy())
     w, wt, _ = model._weight_state(3)
     q, ok = _engine.screen_rows(wt)
-    assert ok[0], "the shipped weights fit the screen"
+    if not ok[0]:  # e.g. untrained S3 weights above 1: the engine reads them exactly in one pass
+        return {"digits": len(active), "skipped": "a weight outside [-1, 1): the screen does not apply"}
     tarr = _engine.tarr_of(model.time_steps, model.conv3.weight.dtype)
     exact, screened = np.empty(len(active), np.int64), np.empty(len(active), np.int64)
     best = [float("inf"), float("inf")]
@@ -133,8 +134,11 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in stages.items():
         print(f"{k:22s} {v['straightforward_s'] * 1e3:14.3f}ms {v['event_s'] * 1e3:10.3f}ms {v['ratio']:7.1f}x")
     print(f"inference over {n_test} test digits: {t_infer:.2f} s")
-    print(f"S3 winner, one thread: exact sums {screen['exact_s_per_digit'] * 1e6:.1f} us, int8 screen + exact "
-          f"candidates {screen['screened_s_per_digit'] * 1e6:.1f} us ({screen['ratio']:.2f}x)")
+    if "skipped" in screen:
+        print(f"S3 winner, screen: skipped ({screen['skipped']})")
+    else:
+        print(f"S3 winner, one thread: exact sums {screen['exact_s_per_digit'] * 1e6:.1f} us, int8 screen + "
+              f"exact candidates {screen['screened_s_per_digit'] * 1e6:.1f} us ({screen['ratio']:.2f}x)")
     pr = record["schedule_projection_s"]
     print(f"schedule (2+4+{pr['epochs_l3']} epochs) projected: straightforward {pr['straightforward_s'] / 3600:.1f} h, "
           f"event {pr['event_s'] / 3600:.2f} h")

@@ -83,3 +83,6 @@ def test_engine_and_mozafari2019_benchmarks_quick(tmp_path):
     assert set(m["per_digit"]) == {"encode", "s1_stdp_step", "s2_stdp_step", "s3_rstdp_step",
                                    "s3_rstdp_step_in_training_pass", "inference"}
     assert m["schedule_projection_s"]["ratio"] > 0
+    # untrained S3 weights (initial N(0.8, 0.05), some above 1) do not fit the int8 screen
+    screen = m["s3_readout_screen"]
+    assert screen.get("winners_equal") or "skipped" in screen

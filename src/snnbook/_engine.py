@@ -952,11 +952,12 @@ def _screen_scratch(active, kh, kw, pad, f_n):
 @njit(cache=True, nogil=True)
 def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked):
     """The winner of :func:`_readout_one` (the same flat index into [F, OH, OW], -1 silent) for
-    float32 weights ``w`` [F, C, kh, kw] >= 0, in two passes; about twice as fast.
+    float32 weights ``w`` [F, C, kh, kw] >= 0, in two passes; 1.3-2.3x as fast, depending on the
+    load of the machine (``benchmarks/mozafari2019.py``).
 
     Pass 1 adds up the int8 screen ``q = floor(w * 2**s)`` (``s = SCREEN_BITS``, laid out as the
-    weight rows) into int32 potentials ``qpot`` [OH, OW * F]: a quarter of the bytes of the
-    float64 sums and four times their vector width. Since ``w * 2**s - 1 < q <= w * 2**s``, a
+    weight rows) into int32 potentials ``qpot`` [OH, OW * F]: it reads a quarter of the bytes of
+    the float32 rows, and int32 sums have twice the vector width of float64 ones. Since ``w * 2**s - 1 < q <= w * 2**s``, a
     neuron whose window holds ``n`` active inputs has an exact potential ``P`` with
     ``Q <= 2**s * P < Q + n``. The neuron with the largest screened sum ``Qmax`` has
     ``P >= Qmax / 2**s``, so every neuron with ``Q + n + M <= Qmax`` lies more than ``M / 2**s``
@@ -964,7 +965,7 @@ def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
     the potential and the score ``p + T * max p``, each at most ``2**-24`` relative, bounded
     through ``P <= (Qmax + n_max) / 2**s``), so such a neuron scores strictly below the winner:
     it can neither win nor tie. Pass 2 computes the exact float64 sums of the other neurons, the
-    candidates (1 to 2 per digit with trained MNIST weights), and applies the rule of
+    candidates (one to three per digit with trained MNIST weights), and applies the rule of
     :func:`_readout_winner` to them.
 
     Scratch (:func:`_screen_scratch`): ``qpot`` int32 [OH, OW * F], ``count`` int64 [H, W]
