@@ -687,12 +687,12 @@ def _readout_potentials(active, pad, wr, kh, kw, pot):
     input ``active`` is a bool map [C, H, W] of the inputs that spiked by the last step (before
     ``pad`` zero padding on each side); ``wr`` the weight rows [C * kh, kw * F] of
     :func:`weight_rows`. The sums are exact (float32 weights in float64), so the order of the
-    inputs does not matter."""
+    inputs does not matter. (:func:`_screened_winner` runs it on int8 rows into int32 sums.)"""
     c_n, h, w = active.shape
     oh = pot.shape[0]
     f_n = wr.shape[1] // kw
     ow = pot.shape[1] // f_n
-    pot[:] = 0.0
+    pot[:] = 0
     for c in range(c_n):
         for i in range(h):
             ip = i + pad
@@ -974,28 +974,16 @@ def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
     oh = qpot.shape[0]
     f_n = q.shape[1] // kw
     ow = qpot.shape[1] // f_n
-    qpot[:] = 0
+    _readout_potentials(active, pad, q, kh, kw, qpot)  # the same accumulation, on the screen
     count[:] = 0
     n_in = 0
     for c in range(c_n):
         for i in range(h):
-            ip = i + pad
             for j in range(wd):
-                if not active[c, i, j]:
-                    continue
-                count[i, j] += 1
-                spiked[n_in] = (c * h + i) * wd + j
-                n_in += 1
-                jp = j + pad
-                x0 = max(0, jp - kw + 1)
-                x1 = min(ow - 1, jp)
-                e0 = kw - 1 - jp + x0
-                n = (x1 - x0 + 1) * f_n
-                for y in range(max(0, ip - kh + 1), min(oh - 1, ip) + 1):
-                    prow = qpot[y, x0 * f_n: x0 * f_n + n]
-                    qrow = q[c * kh + ip - y, e0 * f_n: e0 * f_n + n]
-                    for t in range(n):
-                        prow[t] += qrow[t]
+                if active[c, i, j]:
+                    count[i, j] += 1
+                    spiked[n_in] = (c * h + i) * wd + j
+                    n_in += 1
     qmax = np.int64(qpot[0, 0])
     for y in range(oh):
         for t in range(ow * f_n):
