@@ -66,7 +66,10 @@ book: venv vendor
 
 book-noexec: venv vendor
 	mkdir -p _build
-	sed 's/^  execute_notebooks: .*/  execute_notebooks: "off"/' _config.yml > _build/_config_noexec.yml
+	# the copy lives in _build/, and Jupyter Book resolves local_extensions paths beside it
+	sed -e 's/^  execute_notebooks: .*/  execute_notebooks: "off"/' \
+	    -e 's|^    book_sphinx: tools/|    book_sphinx: ../tools/|' _config.yml > _build/_config_noexec.yml
+	grep -q 'book_sphinx: ../tools/' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml
 
 test: venv vendor chromium
@@ -78,4 +81,4 @@ clean:
 # Colab opens .ipynb files only: each MyST chapter has a paired notebook without outputs, kept in
 # sync by tests/test_notebooks.py. Run this after editing a chapter.
 notebooks: venv
-	$(PY) -m snnbook._notebooks book
+	$(PY) tools/book_notebooks.py book

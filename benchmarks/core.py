@@ -416,6 +416,8 @@ def main(argv: list[str] | None = None) -> dict:
         out = ROOT / out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
+    from snnbook._resources import update_manifest  # the published record lists its files' SHA-256
+    update_manifest(out.parent, [out])
     print(f"wrote {os.path.relpath(out, Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return record
 

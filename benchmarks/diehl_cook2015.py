@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"event {t_fast * 60_000 / 60:.1f} min")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    from snnbook._resources import update_manifest  # the published record lists its files' SHA-256
+    update_manifest(Path(args.out).parent, [Path(args.out)])
     return record
 
 

@@ -319,6 +319,8 @@ def main(argv: list[str] | None = None) -> dict:
                               THP_MEM_ALLOC_ENABLE=os.environ.get("THP_MEM_ALLOC_ENABLE")), **res}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    from snnbook._resources import update_manifest  # the published record lists its files' SHA-256
+    update_manifest(Path(args.out).parent, [Path(args.out)])
     print(table(record))
     print(f"spikes per digit: {record['spikes_per_digit']}")
     print(f"-> {args.out}")

@@ -12,6 +12,15 @@ import pytest
 from reference import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
+# The book's build tooling (tools/book_notebooks.py, tools/book_sphinx.py) is not part of the
+# package: the tests import it from the repository.
+sys.path.insert(0, str(ROOT / "tools"))
+
+#: What a copy of the working tree for building the wheel leaves out: environments, build
+#: outputs (a stale build/ would put removed modules into the wheel) and training runs.
+_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "_build", "_vendor", "build", "dist", "runs",
+                                     "*.egg-info", "__pycache__", ".pytest_cache", "node_modules",
+                                     ".ipynb_checkpoints", "checkpoints", "*.ckpt")
 
 
 def pytest_configure(config):
@@ -45,3 +54,20 @@ def built_book(tmp_path_factory) -> Path:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
         pytest.fail(f"jupyter-book build failed (exit {proc.returncode}); see {out / 'build.log'}\n{tail}")
     return html
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> Path:
+    """The wheel of the working tree (``pip wheel --no-deps --no-build-isolation``: this
+    environment's setuptools), built from a clean copy of the tree; returns the ``.whl`` path."""
+    base = tmp_path_factory.mktemp("wheel")
+    tree, out = base / "tree", base / "dist"
+    shutil.copytree(ROOT, tree, ignore=_NOT_COPIED, symlinks=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                           "--no-deps", "--no-build-isolation", str(tree), "-w", str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.fail(f"building the wheel failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}")
+    wheels = sorted(out.glob("snnbook-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]

@@ -12,6 +12,7 @@ import torch
 
 from snnbook import data
 from snnbook.models import DiehlCook2015
+from snnbook import training
 from snnbook.models import diehl_cook2015 as dc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +149,7 @@ def _train(tmp, **kw):
     args = dict(out=tmp, n_neurons=16, train_digits=300, test_digits=60, label_digits=120, seed=1,
                 checkpoint_every=100, progress=False)
     args.update(kw)
-    return dc.train_diehl_cook2015(**args)
+    return training.train_diehl_cook2015(**args)
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -189,11 +190,11 @@ def test_command_line(tmp_path):
     assert main(["diehl_cook2015", "--neurons", "100", "--train-digits", "500", "--test-digits", "100",
                  "--label-digits", "500", "--out", str(tmp_path), "--no-progress"]) == 0
     r = json.loads((tmp_path / "diehl_cook2015_100-seed0.json").read_text())
-    assert r["command"].startswith("python -m snnbook.train diehl_cook2015 --neurons 100")
+    assert r["command"].endswith("train diehl_cook2015 --neurons 100 --train-digits 500 --test-digits 100 --label-digits 500 --out " + str(tmp_path))
     for key in ("commit", "machine", "torch", "seed", "wall_time_train_s", "per_class_accuracy", "spikes_per_test_digit"):
         assert key in r
     assert r["test_accuracy"] > 0.3 and len(r["per_class_accuracy"]) == 10
-    m = dc.load_diehl_cook2015(tmp_path / "diehl_cook2015_100-seed0.pt")
+    m = training.load_diehl_cook2015(tmp_path / "diehl_cook2015_100-seed0.pt")
     x, y = data.mnist_tensors(train=False, n=100)
     assert float((m(x) == y).double().mean()) == r["test_accuracy"]
     with pytest.raises(SystemExit):
@@ -217,11 +218,42 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="DiehlCook2015.responses: stream"):
         m.responses(torch.zeros(1, 28, 28, dtype=torch.uint8), stream=0)
     with pytest.raises(ValueError, match="train_diehl_cook2015: epochs"):
-        dc.train_diehl_cook2015(epochs=0)
+        training.train_diehl_cook2015(epochs=0)
     with pytest.raises(TypeError, match="train_diehl_cook2015: n_neurons"):
-        dc.train_diehl_cook2015(n_neurons="400")
+        training.train_diehl_cook2015(n_neurons="400")
     with pytest.raises(ValueError, match="assign_labels: targets"):
         dc.assign_labels(torch.zeros(3, 4), torch.zeros(2, dtype=torch.int64))
+
+
+
+def test_one_digit_evaluates_like_a_batch():
+    """A single digit goes through the parallel evaluation (whose rested state was once a read-only
+    broadcast that the compiled engine refused) and gives its row of the batch."""
+    x = _digits()
+    m = DiehlCook2015(n_neurons=6, seed=2).eval()
+    batch = m.responses(x)
+    for i in range(len(x)):
+        assert torch.equal(m.responses(x[i:i + 1], first_index=i), batch[i:i + 1])
+    assert m(x[:1]).shape == (1,)
+
+
+def test_images_convention_and_domain_errors():
+    """0..255 images (uint8 or floats) are the convention; [0, 1] floats, 32 x 32 digits, classes
+    beyond 0..9 and a zero weight total are refused by name (tests/test_bad_input_models.py has the
+    full table)."""
+    x = _digits()
+    m = DiehlCook2015(n_neurons=4, seed=0).eval()
+    assert torch.equal(m.responses(x.float()), m.responses(x))
+    with pytest.raises(ValueError, match=r"DiehlCook2015.responses: images look like \[0, 1\] floats.*multiply by 255"):
+        m.responses(x.float() / 255)
+    with pytest.raises(ValueError, match="DiehlCook2015.forward: images must be digits"):
+        m(torch.zeros(2, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"assign_labels: targets must be classes in \[0, 9\]"):
+        dc.assign_labels(torch.ones(2, 3), torch.tensor([10, 1]))
+    with pytest.raises(ValueError, match="normalize_weights: total"):
+        dc.normalize_weights(m.weight, 0.0)
+    with pytest.raises(ValueError, match="events_to_spikes: pixels"):
+        dc.events_to_spikes(torch.tensor([800]), torch.tensor([0, 1]))
 
 
 SHIPPED = ROOT / "results" / "diehl_cook2015_400-seed0"
@@ -230,7 +262,7 @@ SHIPPED = ROOT / "results" / "diehl_cook2015_400-seed0"
 @pytest.mark.skipif(not SHIPPED.with_suffix(".pt").exists(), reason="the 400-neuron run has not been shipped")
 def test_shipped_weights_reproduce_the_recorded_accuracy():
     r = json.loads(SHIPPED.with_suffix(".json").read_text())
-    model = dc.load_diehl_cook2015(SHIPPED.with_suffix(".pt"))
+    model = training.load_diehl_cook2015(SHIPPED.with_suffix(".pt"))
     x, y = data.mnist_tensors(train=False, n=1000)
     assert float((model(x) == y).double().mean()) == r["test_accuracy_first_1000"]
     assert r["test_accuracy"] >= 0.87

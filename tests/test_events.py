@@ -179,6 +179,75 @@ def test_tonic_to_frame_equals_our_binning():
     assert len(tonic.transforms.Denoise(filter_time=10_000)(ev)) <= len(ev)
 
 
+#: The event dtype of Tonic's DVSGesture, DVS-Lips, ...: other field order, bool polarity.
+TONIC_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("p", bool), ("t", np.int64)])
+
+
+def _tonic_stream(n, width, height, seed):
+    rng = np.random.default_rng(seed)
+    ev = np.zeros(n, TONIC_DTYPE)
+    ev["x"], ev["y"] = rng.integers(0, width, n), rng.integers(0, height, n)
+    ev["p"] = rng.integers(0, 2, n).astype(bool)
+    ev["t"] = np.sort(rng.integers(1_000, 250_000, n))
+    return ev
+
+
+def test_tonic_conventions_sensor_size_bool_polarity_and_n_time_bins():
+    """Tonic's (width, height, 2) sensor size, its bool polarities and its ToFrame(n_time_bins)."""
+    tonic = pytest.importorskip("tonic")
+    width, height = 40, 30  # not square: (width, height) must not be swapped
+    for seed in range(3):
+        ev = _tonic_stream(700, width, height, seed)
+        sensor = (width, height, 2)
+        for n in (1, 3, 7, 64):
+            ours = bin_events(ev, sensor, n_time_bins=n, dtype=torch.int64).numpy()
+            theirs = tonic.transforms.ToFrame(sensor, n_time_bins=n)(ev.copy())
+            assert ours.shape == theirs.shape == (n, 2, height, width) and np.array_equal(ours, theirs)
+        ours = bin_events(ev, sensor, time_window=9_000, end_time=260_000, dtype=torch.int64).numpy()
+        theirs = tonic.transforms.ToFrame(sensor, time_window=9_000, start_time=0, end_time=260_000,
+                                          include_incomplete=True)(ev.copy())
+        assert np.array_equal(ours, theirs)
+        ours = bin_events(ev, sensor, event_count=64, dtype=torch.int64).numpy()
+        theirs = tonic.transforms.ToFrame(sensor, event_count=64, include_incomplete=True)(ev.copy())
+        assert np.array_equal(ours, theirs)
+        # (width, height) and (width, height, 2) are the same sensor; bool p is 0/1
+        assert torch.equal(bin_events(ev, (width, height), n_time_bins=5), bin_events(ev, sensor, n_time_bins=5))
+        as_ints = np.array(ev.tolist(), dtype=[("x", "<i2"), ("y", "<i2"), ("p", "<i1"), ("t", "<i8")])
+        assert torch.equal(bin_events(as_ints, sensor, n_time_bins=5), bin_events(ev, sensor, n_time_bins=5))
+    # our digits, binned by number of bins as Tonic bins N-MNIST
+    ev = events.digit_events(data.mnist_tensors(train=False, n=1)[0])[0]
+    ours = bin_events(ev, events.SENSOR_SIZE + (2,), n_time_bins=10, dtype=torch.int64).numpy()
+    assert np.array_equal(ours, tonic.transforms.ToFrame(events.SENSOR_SIZE + (2,), n_time_bins=10)(ev))
+    # Tonic's bins: width (t1 - t0) // n from the first event; the last event is always dropped
+    assert ours.sum() == len(ev) - (ev["t"] >= ev["t"][0] + 10 * ((ev["t"][-1] - ev["t"][0]) // 10)).sum()
+    assert ours.sum() < len(ev)
+
+
+def test_n_time_bins_per_stream_of_a_mixed_list():
+    """Each stream gets its own bins; the streams of a list may have different dtypes."""
+    streams = [_stream(500, 0), _tonic_stream(300, 34, 34, 1), _stream(0, 2)]
+    batch = bin_events(streams, (34, 34, 2), n_time_bins=6)
+    assert batch.shape == (3, 6, 2, 34, 34)
+    for b, ev in zip(batch, streams):
+        assert torch.equal(b, bin_events(ev, n_time_bins=6))
+    assert batch[2].sum() == 0
+    # a stream shorter than n_time_bins microseconds: the bins have width 0 and stay empty
+    short = _stream(5, 3)
+    short["t"] = [10, 11, 11, 12, 13]
+    assert bin_events(short, n_time_bins=7).sum() == 0
+    # float times (some Tonic datasets) bin like the same integer times
+    as_float = np.array(streams[0].tolist(), dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<f8"), ("p", "<i1")])
+    for kw in (dict(n_time_bins=6), dict(time_window=7_000)):
+        assert torch.equal(bin_events(as_float, **kw), bin_events(streams[0], **kw))
+
+
+def test_saccade_frames_accept_tonic_sensor_size():
+    images, _ = data.mnist_tensors(train=False, n=2)
+    shifts, _ = events.saccade_shifts(2)
+    assert np.array_equal(events.saccade_frames(images, shifts, sensor_size=(36, 34, 2)),
+                          events.saccade_frames(images, shifts, sensor_size=(36, 34)))
+
+
 def test_shuffle_times_keeps_pixels_and_times():
     ev = _stream(300)
     sh = events.shuffle_times(ev, seed=1)
@@ -262,6 +331,10 @@ def test_a_damaged_cache_raises_a_clear_error(tmp_path, damage):
 
 
 def test_default_cache_dir_is_outside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.delenv("SNNBOOK_CACHE_DIR", raising=False)
+    monkeypatch.setenv("SNNBOOK_CACHE_DIR", str(tmp_path / "shared"))
+    assert events.default_cache_dir() == tmp_path / "shared"
+    monkeypatch.delenv("SNNBOOK_CACHE_DIR")
     monkeypatch.setenv("SNNBOOK_CACHE", str(tmp_path))
     assert events.default_cache_dir() == tmp_path
     monkeypatch.delenv("SNNBOOK_CACHE")
@@ -311,6 +384,25 @@ BAD = [
     (lambda: bin_events(np.zeros(3), time_window=10), TypeError, "bin_events: events"),
     (lambda: bin_events([], time_window=10), ValueError, "bin_events: events"),
     (lambda: bin_events(_stream(), (10, 10), time_window=10), ValueError, "outside the sensor"),
+    (lambda: bin_events(_stream(), (34, 34, 1), time_window=10), ValueError,
+     r"bin_events: sensor_size .*2 polarities"),
+    (lambda: bin_events(_stream(), (34,), time_window=10), ValueError, r"bin_events: sensor_size must be \(width"),
+    (lambda: bin_events(_stream(), (34, 34, 2, 1), time_window=10), ValueError, "bin_events: sensor_size"),
+    (lambda: bin_events(_stream(), "34x34", time_window=10), TypeError, "bin_events: sensor_size"),
+    (lambda: bin_events(_stream(), (34.0, 34), time_window=10), TypeError, "bin_events: sensor_size"),
+    (lambda: bin_events(_stream(), (34, 34, 2.0), time_window=10), TypeError, "bin_events: sensor_size"),
+    (lambda: events.saccade_frames(np.ones((2, 28, 28)), np.zeros((2, 2)), sensor_size=(34, 34, 3)), ValueError,
+     "saccade_frames: sensor_size"),
+    (lambda: bin_events(np.zeros(3, [("x", "f4"), ("y", "i2"), ("t", "i8"), ("p", "i1")]), time_window=10),
+     TypeError, "bin_events: events field 'x'"),
+    (lambda: bin_events(np.zeros(3, [("x", "i2"), ("y", "i2"), ("t", "i8"), ("p", "f4")]), time_window=10),
+     TypeError, "bin_events: events field 'p'"),
+    (lambda: bin_events(_stream(), n_time_bins=0), ValueError, "bin_events: n_time_bins"),
+    (lambda: bin_events(_stream(), n_time_bins=2.5), TypeError, "bin_events: n_time_bins"),
+    (lambda: bin_events(_stream(), n_time_bins=4, time_window=10), ValueError, "bin_events: give exactly one"),
+    (lambda: bin_events(_stream(), n_time_bins=4, n_bins=4), ValueError, "bin_events: n_time_bins .*n_bins"),
+    (lambda: bin_events(_stream(), n_time_bins=4, end_time=10), ValueError, "bin_events: n_time_bins .*end_time"),
+    (lambda: bin_events(_stream(), n_time_bins=4, start_time=5), ValueError, "bin_events: n_time_bins .*start_time"),
     (lambda: events.pack_events(np.array([(70, 0, 0, 1)], EVENT_DTYPE)), ValueError, "pack_events"),
     (lambda: events.unpack_events(np.zeros(3, np.int64)), TypeError, "unpack_events: words"),
     (lambda: EventMNIST(train=1), TypeError, "EventMNIST: train"),

@@ -162,7 +162,7 @@ def test_random_shift_moves_each_digit_within_the_bound():
 def _loss_on(network, model, images, labels):
     model.eval()
     with torch.no_grad():
-        return float(training._gradient_loss(network, model, images, labels, torch.Generator().manual_seed(0))[0])
+        return float(training.gradient._gradient_loss(network, model, images, labels, torch.Generator().manual_seed(0))[0])
 
 
 @pytest.mark.parametrize("network", ["chevalier", "surrogate_fc", "surrogate_conv"])
@@ -170,7 +170,7 @@ def test_smoke_run_on_200_digits_lowers_the_loss(network, tmp_path):
     images, labels = data.mnist_tensors(train=True, n=200)
     torch.manual_seed(0)
     config = {**training.GRADIENT_DEFAULTS[network], **SMALL[network], "seed": 0}
-    before = _loss_on(network, training._gradient_model(network, config), images, labels)
+    before = _loss_on(network, training.gradient._gradient_model(network, config), images, labels)
     r = training.train_gradient(network, out=tmp_path, train_digits=200, test_digits=100, progress=False,
                                 **SMALL[network])
     after = _loss_on(network, training.load_gradient(tmp_path / f"{r['name']}.pt"), images, labels)
@@ -185,7 +185,8 @@ def test_smoke_run_on_200_digits_lowers_the_loss(network, tmp_path):
 
 @pytest.mark.parametrize("network", ["chevalier", "surrogate_conv"])
 def test_resume_is_bit_identical_and_a_seed_is_deterministic(network, tmp_path):
-    kw = dict(train_digits=200, test_digits=50, progress=False, checkpoint_every=3, **SMALL[network])
+    kw = dict(train_digits=200, test_digits=50, progress=False, checkpoint_every=3, keep_checkpoint=True,
+              **SMALL[network])
     kw["epochs"] = 2
     if network == "chevalier":
         kw["lrs"] = [0.1, 0.05]
@@ -245,6 +246,12 @@ def test_summary_card_lists_named_variants_beside_the_default(tmp_path):
     (lambda: LIF(beta=0.5, surrogate="relu"), ValueError, ["LIF", "surrogate"]),
     (lambda: spike_function("fast_sigmoid", -1.0), ValueError, ["spike_function", "scale"]),
     (lambda: LIF(0.5)(torch.zeros(3)), ValueError, ["LIF.run", "currents"]),
+    # the [0, 1] convention: 0..255 floats and other sizes are refused, uint8 is divided by 255
+    (lambda: SurrogateConv()(torch.rand(2, 28, 28) * 255), ValueError,
+     ["SurrogateConv.forward", "images", "[0, 1]", "divide them by 255"]),
+    (lambda: ChevalierSpiking()(torch.rand(2, 32, 32)), ValueError, ["ChevalierSpiking.forward", "images", "28 x 28"]),
+    (lambda: SurrogateFC(beta=1.5), ValueError, ["SurrogateFC", "beta"]),
+    (lambda: chevalier_step(torch.zeros(2, 3), torch.zeros(2, 3), decay=1.5), ValueError, ["chevalier_step", "decay"]),
 ])
 def test_bad_input_names_function_and_argument(call, error, words):
     with pytest.raises(error) as info:

@@ -1,11 +1,16 @@
-"""NIR export (snnbook.interop): a file round trip through nir.write / nir.read, and a round trip
-into another simulator that reads NIR (snnTorch's import_from_nir), compared on 100 test digits.
+"""NIR export (snnbook.interop): a file round trip through nir.write / nir.read, and round trips
+into two other simulators that read NIR (snnTorch's import_from_nir, Norse's from_nir through
+interop.run_norse), compared on 100 test digits.
 
-Tolerance: with the neuron model matched, the spikes must be IDENTICAL (the same float32 operations
-in the same order) and the conv net's per-step logits equal within 1e-5 (absolute). snnTorch's
-importer as it is builds a different neuron (reset to zero, reset_delay=False, because NIR's LIF
-resets to v_reset), so with it only the first-layer spikes before each neuron's first reset can be
-compared exactly; the rest is measured and reported, not required to agree.
+Tolerance: with the neuron model matched, the spikes must be IDENTICAL (snnTorch: the same float32
+operations in the same order; Norse steps v + dt / tau (r I - v) instead of beta v + I, which
+rounds alike on these networks) and the conv net's per-step logits equal within 1e-5 (absolute).
+snnTorch's importer as it is builds a different neuron (reset to zero, reset_delay=False, because
+NIR's LIF resets to v_reset), so with it only the first-layer spikes before each neuron's first
+reset can be compared exactly; the rest is measured and reported, not required to agree. Norse,
+read as interop.run_norse reads it (the graph's dt, r restored), runs that same NIR neuron and
+must agree with snnTorch; Norse's from_nir with its own defaults runs another network, checked
+as the interop docstring states it.
 """
 from __future__ import annotations
 
@@ -192,3 +197,125 @@ def test_from_nir_refuses_a_reset_to_zero_neuron():
     with pytest.raises(ValueError, match="from_nir: node '1' resets to v_reset"):
         interop.from_nir(graph)
     assert math.isclose(interop.from_nir(interop.to_nir(nn.Sequential(LIF(beta=0.5)), (3,)))[0].beta, 0.5)
+
+
+# --- Norse -----------------------------------------------------------------------------------------
+def _norse_run(graph, x, reset_mechanism=None):
+    pytest.importorskip("norse")
+    return interop.run_norse(graph, x, reset_mechanism=reset_mechanism)
+
+
+def _assert_same_output(theirs, ours, model, kind, what):
+    if isinstance(model, SurrogateFC):
+        assert torch.equal(theirs, ours), f"{kind}: {what}: spikes differ"
+    else:
+        torch.testing.assert_close(theirs, ours, atol=1e-5, rtol=0)
+        assert torch.equal(theirs.mean(1).argmax(1), ours.mean(1).argmax(1)), f"{kind}: {what}"
+
+
+def test_norse_import_gives_the_same_spikes_with_subtractive_reset(exported, tmp_path):
+    model, kind, x, _, graph = exported
+    path = tmp_path / "net.nir"
+    nir.write(path, graph)  # through the file, as another simulator would get it
+    ours, _ = interop.run_sequential(model.net, x)
+    theirs = _norse_run(nir.read(path), x, reset_mechanism="subtract")
+    assert theirs.shape == ours.shape
+    _assert_same_output(theirs, ours, model, kind, "Norse, subtractive reset")
+
+
+def test_norse_and_snntorch_run_the_graph_alike(exported):
+    """As imported, both readers run NIR's neuron (reset to 0 in the step it fires)."""
+    model, kind, x, _, graph = exported
+    norse_out = _norse_run(graph, x)
+    snntorch_out = _snntorch_run(graph, x)
+    _assert_same_output(norse_out, snntorch_out, model, kind, "Norse vs snnTorch as imported")
+    ours, _ = interop.run_sequential(model.net, x)
+    assert not torch.equal(norse_out, ours), f"{kind}: expected the reset to matter"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Norse calls nirtorch.load
+def test_norse_from_nir_as_is_runs_another_network(exported):
+    """What interop's docstring says of Norse 1.1.0's own from_nir: dt defaults to 1e-3, r is
+    ignored (input gain dt / tau), nir.AvgPool2d is missing."""
+    pytest.importorskip("norse")
+    import logging
+
+    from norse.torch import from_nir
+    from norse.torch.module.lif_box import LIFBoxCell
+    model, kind, x, _, graph = exported
+    if any(isinstance(m, nn.AvgPool2d) for m in model.net):
+        with pytest.raises(KeyError):
+            from_nir(graph, ignore_warnings=True)
+        return
+    lifs = [m for m in model.net if isinstance(m, LIF)]
+    logging.disable(logging.WARNING)  # from_nir logs that r is not 1
+    try:
+        default = from_nir(graph)
+        at_dt = from_nir(graph, dt=interop.DT)
+    finally:
+        logging.disable(logging.NOTSET)
+    cells = [m for m in default.modules() if isinstance(m, LIFBoxCell)]
+    assert len(cells) == len(lifs)
+    for cell, lif in zip(cells, lifs):  # (1) dt = 1e-3: decay 1 - 10 (1 - beta)
+        assert cell.dt == 1e-3
+        torch.testing.assert_close(1 - cell.dt * cell.p.tau_mem_inv,
+                                   torch.full_like(cell.p.tau_mem_inv, 1 - 10 * (1 - lif.beta)), rtol=0, atol=1e-5)
+    # (2) at the graph's dt the decay is beta, but the input gain is dt / tau = 1 - beta, not 1:
+    # until our neuron first fires, Norse's potential is (1 - beta) times ours
+    cell, lif = next(m for m in at_dt.modules() if isinstance(m, LIFBoxCell)), lifs[0]
+    torch.testing.assert_close(1 - cell.dt * cell.p.tau_mem_inv,
+                               torch.full_like(cell.p.tau_mem_inv, lif.beta), rtol=0, atol=1e-6)
+    with torch.no_grad():
+        currents = model.net[0](x[0])  # [time, hidden], one digit
+        spikes, potentials = LIF(beta=lif.beta, threshold=lif.threshold).run(currents[None])
+        state, v = None, []
+        for c in currents:
+            _, state = cell(c, state)
+            v.append(state.v)
+    v = torch.stack(v)
+    until_first = spikes[0].cumsum(0) - spikes[0] == 0
+    torch.testing.assert_close(v[until_first], (1 - lif.beta) * potentials[0][until_first], rtol=1e-4,
+                               atol=1e-6)
+    assert until_first.float().mean() < 1, f"{kind}: expected some neuron to fire"
+
+
+def test_norse_runs_nir_if_and_refuses_a_subtractive_if():
+    pytest.importorskip("norse")
+    lin = nn.Linear(1, 1)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+        lin.bias.fill_(0.0)
+    graph = interop.to_nir(nn.Sequential(lin, LIF(beta=1.0)), (1,))
+    assert isinstance(graph.nodes["1"], nir.IF)
+    # NIR's IF: v <- v + I, reset to 0 when v > threshold (1): 0.3, 0.6, 0.9, 1.2 -> spike, ...
+    out = interop.run_norse(graph, torch.full((1, 8, 1), 0.3))
+    assert out[0, :, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]
+    with pytest.raises(ValueError, match=r"run_norse: node '1' is nir.IF.*subtract"):
+        interop.run_norse(graph, torch.full((1, 8, 1), 0.3), reset_mechanism="subtract")
+    graph.nodes["1"].r = 2 * graph.nodes["1"].r
+    with pytest.raises(ValueError, match=r"run_norse: node '1' is nir.IF with r != 1"):
+        interop.run_norse(graph, torch.full((1, 8, 1), 0.3))
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: interop.run_norse("graph", torch.zeros(1, 2, 3)), TypeError, ["run_norse", "graph", "str"]),
+    (lambda: interop.run_norse(interop.to_nir(nn.Sequential(LIF(beta=0.5)), (3,)), torch.zeros(2, 3)),
+     ValueError, ["run_norse", "x"]),
+    (lambda: interop.run_norse(interop.to_nir(nn.Sequential(LIF(beta=0.5)), (3,)), torch.zeros(1, 2, 3),
+                               reset_mechanism="zero"), ValueError, ["run_norse", "reset_mechanism", "'zero'"]),
+    (lambda: interop.run_norse(interop.to_nir(nn.Sequential(LIF(beta=0.5)), (3,)), torch.zeros(1, 2, 3),
+                               dt=-1.0), ValueError, ["run_norse", "dt"]),
+    (lambda: interop.run_norse(interop.to_nir(nn.Sequential(LIF(beta=0.0)), (3,)), torch.zeros(1, 2, 3),
+                               reset_mechanism="subtract"), ValueError, ["run_norse", "beta", "subtract"]),
+    (lambda: interop.run_norse(nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+                                                   "0": nir.Scale(np.ones(2, np.float32)),
+                                                   "output": nir.Output(output_type={"output": np.array([2])})},
+                                            edges=[("input", "0"), ("0", "output")]), torch.zeros(1, 2, 2)),
+     TypeError, ["run_norse", "node '0'", "Scale"]),
+])
+def test_bad_input_norse(call, exc, words):
+    pytest.importorskip("norse")
+    with pytest.raises(exc) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), str(info.value)

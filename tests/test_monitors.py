@@ -9,6 +9,7 @@ import torch
 
 from snnbook import data, monitors
 from snnbook.models import DiehlCook2015
+from snnbook import training
 from snnbook.models import diehl_cook2015 as dc
 
 
@@ -84,7 +85,7 @@ def _train(out, **kw):
     args = dict(out=out, n_neurons=100, train_digits=300, test_digits=50, label_digits=300, seed=0,
                 checkpoint_every=150, progress=False)
     args.update(kw)
-    return dc.train_diehl_cook2015(**args)
+    return training.train_diehl_cook2015(**args)
 
 
 def test_command_line_writes_monitors_and_monitoring_changes_nothing(tmp_path):
@@ -104,7 +105,7 @@ def test_command_line_writes_monitors_and_monitoring_changes_nothing(tmp_path):
     plain = _train(tmp_path / "plain", monitor_every=None)
     assert plain["monitors"] is None
     assert _train(tmp_path / "resumed", monitor_every=100, stop_after=150) is None
-    resumed = _train(tmp_path / "resumed", monitor_every=100, resume=True)
+    resumed = _train(tmp_path / "resumed", monitor_every=100, resume=True, keep_checkpoint=True)
     name = "diehl_cook2015_100-seed0.pt"
     w = [torch.load(tmp_path / d / name, weights_only=True) for d in ("cli", "plain", "resumed")]
     for k in ("weight", "theta", "labels"):
@@ -147,7 +148,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="DiehlCook2015.learn: return_attempts must be a bool"):
         DiehlCook2015(n_neurons=2).learn(torch.zeros(1, 28, 28, dtype=torch.uint8), return_attempts=1)
     with pytest.raises(ValueError, match="train_diehl_cook2015: monitor_every must be >= 1"):
-        dc.train_diehl_cook2015(monitor_every=0)
+        training.train_diehl_cook2015(monitor_every=0)
 
 
 def test_feature_similarity():

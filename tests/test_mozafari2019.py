@@ -212,6 +212,30 @@ def test_bad_input_is_rejected():
         model(torch.zeros(1, 10, 6, 28, 28))
 
 
+def test_image_convention_and_domain_errors():
+    """0..255 digits (uint8 or floats) are the convention; [0, 1] floats, 32 x 32 digits, times
+    beyond time_steps, maps of another shape and negative weights in a state dict are refused by
+    name (tests/test_bad_input_models.py has the full table), and a refused state dict loads nothing."""
+    model = Mozafari2019(s3_features=10, seed=0).eval()
+    images, _ = data.mnist_tensors(train=False, n=2)
+    times = model.encode(images)
+    assert torch.equal(model.encode(images.float()), times) and torch.equal(model.encode(images[:, None]), times)
+    with pytest.raises(ValueError, match=r"Mozafari2019.encode: images look like \[0, 1\] floats.*multiply by 255"):
+        model.encode(images.float() / 255)
+    with pytest.raises(ValueError, match="Mozafari2019.encode: images must be 28 x 28"):
+        model.encode(torch.zeros(2, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"Mozafari2019.forward: x \(first-spike times\) must lie in \[0, 15\]"):
+        model(torch.full_like(times, 16))
+    with pytest.raises(ValueError, match="Mozafari2019.classify_s3: active must be the maps"):
+        model.classify_s3(torch.zeros(2, 250, 5, 5, dtype=torch.bool))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    state["conv2.weight"] = -state["conv2.weight"]
+    with pytest.raises(ValueError, match=r"Mozafari2019.load_state_dict: state_dict\['conv2.weight'\]"):
+        model.load_state_dict(state)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_rstdp_variants_event_equals_dense(digits, monkeypatch):
     """The named variants (rate floor, per-call S3 dropout) behave the same on both engines, the
     dropped features never win, the masks are renewed per call and reproducible, and eval draws none."""
@@ -251,8 +275,10 @@ def test_rstdp_variants_event_equals_dense(digits, monkeypatch):
 
 
 # ------------------------------------------------------------------ the two-pass readout winner
-def _readout(active, weight, screened):
-    """Winners (flat [F, 4, 4] indices) of the one-pass exact readout or the two-pass screened one."""
+def _readout(active, weight, screened, limit=10 ** 9):
+    """Winners (flat [F, 4, 4] indices) of the one-pass exact readout or the two-pass screened one
+    (``limit``: the most candidates checked one by one before the one-pass readout takes over;
+    by default never, so that pass 2 itself is tested)."""
     import numpy as np
     from snnbook import _engine
     act = np.ascontiguousarray(active.numpy())
@@ -262,7 +288,7 @@ def _readout(active, weight, screened):
     if screened:
         q, ok = _engine.screen_rows(wt)
         assert ok[0]
-        _engine._screened_serial(act, 2, q, weight.numpy(), 5, 5, tarr, out)
+        _engine._screened_serial(act, 2, q, weight.numpy(), wt, 5, 5, tarr, out, limit)
     else:
         _engine._readout_serial(act, 2, wt, 5, 5, 15, tarr, 4, 4, np.zeros(1, np.float32), out)
     return torch.from_numpy(out)
@@ -279,6 +305,7 @@ def test_screened_readout_picks_the_exact_winner():
     weights and real digits, on random weights and densities, and where potentials tie exactly
     (duplicated features, coarse weights: lowest index wins) or differ below float32 resolution,
     the two-pass winner equals the exact one-pass winner."""
+    from snnbook import _engine
     model = _shipped_model().eval()
     images, _ = data.mnist_tensors(train=True, n=1000)
     active = model.s3_input(model.encode(images))
@@ -291,6 +318,8 @@ def test_screened_readout_picks_the_exact_winner():
         act = torch.rand(300, 250, 4, 4, generator=g) < density
         w = 0.2 + 0.6 * torch.rand(200, 250, 5, 5, generator=g)
         assert torch.equal(_readout(act, w, True), _readout(act, w, False))
+        # the engine's own limit: where the screen rules out little, the one-pass readout decides
+        assert torch.equal(_readout(act, w, True, _engine.screen_limit(5, 5, 200)), _readout(act, w, False))
         coarse = torch.round(w * 4) / 4  # many exact ties between features and positions
         coarse[7] = coarse[3]
         wins = _readout(act, coarse, True)

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import yaml
 
-from snnbook._notebooks import paired_notebook
+from book_notebooks import paired_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if "\nkernelspec:" in p.read_text())
@@ -59,7 +59,7 @@ def test_paired_notebook_markdown_is_plain(md):
 
 
 def test_markdown_conversion_examples():
-    from snnbook._notebooks import _context, myst_to_markdown
+    from book_notebooks import _context, myst_to_markdown
 
     ctx = _context(ROOT / "book", [])
     text = ("A {term}`spike <spike>` and {term}`STDP` {cite:p}`mozafari2019bio,thorpe1996speed`; "

@@ -13,7 +13,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from snnbook._notebooks import literalinclude
+from book_notebooks import literalinclude
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"

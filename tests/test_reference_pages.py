@@ -15,6 +15,9 @@ MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity",
            "data", "viz", "widgets", "models.diehl_cook2015", "monitors", "events", "models.events_nets"]
 # The networks trained by gradient share one page, book/api/models_gradient.md.
 GRADIENT_MODULES = ["models.surrogate", "models.chevalier", "models.spikeprop", "interop", "compare"]
+# The run layer, the cards and the recipes share the page of snnbook.training, book/api/training.md.
+TRAINING_MODULES = ["training.run", "training.cards", "training.mozafari2019", "training.diehl_cook2015",
+                    "training.gradient", "training.events", "cli"]
 GLOSSARY_TERMS = ["spike-wave", "rank-order code", "lateral inhibition", "k-WTA", "STDP", "R-STDP",
                   "surrogate gradient", "event camera", "IF neuron", "LIF neuron", "refractory period",
                   "DoG", "Gabor filter", "Fano factor", "LTP", "LTD", "stabiliser", "pointwise inhibition"]
@@ -63,6 +66,11 @@ def test_api_reference_documents_every_public_name_on_its_module_page(built_book
         missing = [n for n in public_names(module_name) if n not in ids]
         assert not missing, f"public names missing from the page of snnbook.{module_name}: {missing}"
     assert 'href="../gradient.html' in page.split("<article", 1)[-1], "models_gradient links to no chapter"
+    page = (built_book / "book" / "api" / "training.html").read_text()
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    for module_name in TRAINING_MODULES:
+        missing = [n for n in public_names(module_name) if n not in ids]
+        assert not missing, f"public names missing from the page of snnbook.{module_name}: {missing}"
     index = (built_book / "book" / "api.html").read_text()
     for module_name in MODULES:
         assert f'href="api/{module_name.replace(".", "_")}.html"' in index, module_name

@@ -18,11 +18,11 @@ from snnbook.training import committee_decisions, load_mozafari2019, shift_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(epochs_l1=1, epochs_l2=1, epochs_l3=2, train_digits=300, validation=100, test_digits=100,
-            progress=False)
+            progress=False, keep_checkpoint=True)
 
 
 def test_resume_is_bit_identical(tmp_path, monkeypatch):
-    import snnbook.training as training
+    import snnbook.training.mozafari2019 as training
     monkeypatch.setattr(training, "CHECKPOINT_EVERY", 64)  # several checkpoints per epoch
     whole = train_mozafari2019(out=tmp_path / "a", **TINY)
     for stop in ("l1", "l3-epoch-1"):
@@ -43,7 +43,7 @@ def test_time_budget_stops_between_epochs(tmp_path, monkeypatch):
     """A wall-time budget stops S3 before an epoch that would exceed it (here: the clock says every
     stage took 10 s, so with a 75 s budget the run stops after the first epochs), records why, and
     a resume with a larger budget continues from there."""
-    import snnbook.training as training
+    import snnbook.training.mozafari2019 as training
     clock = iter(range(0, 10 ** 6, 10))
     monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(clock)))
     cfg = dict(TINY, epochs_l3=6)
@@ -66,7 +66,7 @@ def test_cli_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy selected" in proc.stdout
     res = json.loads((tmp_path / "mozafari2019-seed3.json").read_text())
-    assert res["seed"] == 3 and len(res["epochs"]) == 2 and res["command"].startswith("python -m snnbook.train")
+    assert res["seed"] == 3 and len(res["epochs"]) == 2 and res["command"].startswith("python -m snnbook train mozafari2019")
     assert res["selected_epoch"] in (1, 2)
     for key in ("encode", "l1", "l2", "s3_input", "l3", "evaluation"):
         assert res["wall_time_s"][key] > 0
@@ -167,7 +167,7 @@ def test_shift_variant_draws_offsets_per_epoch_and_resumes_bit_identically(tmp_p
     """The shift variant trains S3 on digits moved by up to s3_shift pixels (its own draw per digit
     and epoch), so it learns differently from the faithful run; a run stopped after its first
     R-STDP epoch and resumed ends with the same weights; its card entry names the change."""
-    import snnbook.training as training
+    import snnbook.training.mozafari2019 as training
     cfg = dict(TINY, s3_shift=1)
     faithful = train_mozafari2019(out=tmp_path / "a", **TINY)
     whole = train_mozafari2019(out=tmp_path / "a", name="mozafari2019-variant-shift1-seed0", **cfg)
@@ -216,7 +216,7 @@ def test_committee_decisions_sum_the_members_scores():
 
 def test_committee_potentials_of_the_engine_equal_the_convolution():
     from pathlib import Path
-    from snnbook.training import _feature_max_potentials
+    from snnbook.training.mozafari2019 import _feature_max_potentials
     model = load_mozafari2019(Path(__file__).resolve().parents[1] / "results" / "mozafari2019-seed0.pt")
     images, _ = data.mnist_tensors(train=False, n=300)
     active = model.s3_input(model.encode(images))
@@ -225,7 +225,7 @@ def test_committee_potentials_of_the_engine_equal_the_convolution():
 
 
 def test_committee_wall_span_counts_members_in_sequence():
-    from snnbook.training import _wall_span
+    from snnbook.training.mozafari2019 import _wall_span
     side_by_side = [{"date": "2026-12-04T12:00:00+0000", "wall_time_total_s": 3600.0},
                     {"date": "2026-12-04T12:00:05+0000", "wall_time_total_s": 3600.0}]
     assert _wall_span(side_by_side) == 3605.0

@@ -9,4 +9,27 @@ One module per pipeline stage, each mirrored by a chapter of the book:
 
 Spike-waves are ``[batch, time, channel, height, width]`` throughout.
 """
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source); from a source
+    tree that is not installed (``src/`` on ``PYTHONPATH``), the checkout's pyproject.toml."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("snnbook")
+    except PackageNotFoundError:
+        pass
+    from pathlib import Path
+    import re
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        match = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), flags=re.M)
+    except OSError:
+        match = None
+    return match[1] if match else "0+unknown"
+
+
+__version__ = _version()
+del _version

@@ -184,3 +184,167 @@ def check_same_device(fn: str, **tensors: torch.Tensor) -> None:
     if len(set(devices.values())) > 1:
         listed = ", ".join(f"{n} on {d}" for n, d in devices.items())
         raise ValueError(f"{fn}: tensors must be on the same device, got {listed}")
+
+
+def check_device(fn: str, name: str, device) -> torch.device | None:
+    """Check that ``device`` (a ``torch.device``, a string such as ``"cpu"``, ``"cuda"`` or
+    ``"cuda:1"``, an accelerator index, or None for torch's default) names a device that exists
+    here and holds values; return it as a ``torch.device`` (None stays None). ``TypeError`` for
+    another type; ``ValueError`` for an unknown name (``"gpu"``: use ``"cuda"``), a backend torch
+    was built without or a device it cannot find, and the ``meta`` device (shapes, no values)."""
+    if device is None:
+        return None
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device, Integral)):
+        raise TypeError(f"{fn}: {name} must be a torch.device, a device string such as 'cpu' or 'cuda:0', or "
+                        f"None, got {device!r} ({type(device).__name__})")
+    if isinstance(device, Integral):
+        if device < 0:
+            raise ValueError(f"{fn}: {name} must be a device index >= 0, got {name}={device!r}")
+        try:
+            dev = torch.device(int(device))
+        except (RuntimeError, ValueError, TypeError) as err:
+            raise ValueError(f"{fn}: {name}={device!r} is an accelerator index, but torch finds no accelerator "
+                             f"here ({err}); use 'cpu'") from None
+    else:
+        dev = _parse_device(fn, name, device)
+    if dev.type == "meta":
+        raise ValueError(f"{fn}: {name}={device!r} is the meta device, which holds no values; expected a device "
+                         "with data (cpu or cuda)")
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{fn}: {name}={device!r} asks for CUDA, but torch finds no CUDA GPU here "
+                         f"(torch {torch.__version__}); use 'cpu'")
+    try:  # any other backend: it exists if torch can make a tensor there
+        torch.empty(0, device=dev)
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, AssertionError, NotImplementedError
+        first = (str(err).splitlines() or [""])[0].split(". ")[0][:150]
+        raise ValueError(f"{fn}: {name}={device!r} is not available here ({type(err).__name__}: {first}); "
+                         "use 'cpu'") from None
+    return dev
+
+
+def _parse_device(fn: str, name: str, device) -> torch.device:
+    """``torch.device(device)``, or a ``ValueError`` that suggests the name torch knows."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        pass
+    guess = device.strip().lower() if isinstance(device, str) else ""
+    guess = {"gpu": "cuda", "nvidia": "cuda", "metal": "mps", "apple": "mps", "host": "cpu"}.get(guess, guess)
+    try:
+        torch.device(guess)
+        hint = f"; did you mean {guess!r}?"
+    except (RuntimeError, ValueError, TypeError):
+        hint = ""
+    raise ValueError(f"{fn}: {name}={device!r} does not name a torch device{hint} (expected 'cpu', 'cuda', "
+                     "'cuda:N', 'mps', ...)")
+
+
+def check_fits(fn: str, name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
+    """``ValueError`` if a value of the checked, finite tensor ``x`` lies beyond the range of the
+    floating-point ``dtype`` it is about to be cast to (the cast would make it inf). One reduction,
+    and none where ``dtype`` holds every value of ``x``'s dtype."""
+    if not dtype.is_floating_point or x.numel() == 0:
+        return
+    limit = torch.finfo(dtype).max
+    if x.is_floating_point():
+        if torch.finfo(x.dtype).max <= limit:
+            return
+    elif x.dtype == torch.bool or (x.dtype in INT_DTYPES and torch.iinfo(x.dtype).max <= limit):
+        return
+    lo, hi = value_range(fn, name, x)
+    big = max(abs(lo), abs(hi))
+    if big > limit:
+        raise ValueError(f"{fn}: {name} holds values up to {big:.3g} in magnitude, beyond the range of {dtype} "
+                         f"(largest {limit:.3g}); they would become inf. Scale them down or use a wider dtype")
+
+
+# ----------------------------------------------------------------------------------------------
+# the networks of snnbook.models: image conventions and state dicts
+# ----------------------------------------------------------------------------------------------
+def check_pixels(fn: str, name: str, x: torch.Tensor, scale: int, network: str) -> None:
+    """Check the value convention of the checked, non-empty image tensor ``x`` (one reduction;
+    none for ``uint8``, which holds 0..255 pixel values by construction and is valid for both).
+
+    ``scale=255``: pixel values 0..255 (uint8 or real); values outside 0..255 are refused, and so
+    are floating-point images whose maximum lies in ``(0, 1]``: [0, 1] images (``ToTensor()``'s
+    convention) that a 0..255 network would see as nearly black (no input spike at all).
+    ``scale=1``: floating-point values in ``[0, 1]``; a message for 0..255 floats says to divide by
+    255. ``network`` names the convention's owner in the message. ``ValueError`` for NaN/inf."""
+    if x.dtype == torch.uint8:
+        return
+    lo, hi = value_range(fn, name, x)
+    if scale == 255:
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{fn}: {name} must hold pixel values in 0..255 ({network} takes 0..255 images: "
+                             f"uint8, or floats 0..255), got values in [{lo:g}, {hi:g}]")
+        if x.is_floating_point() and 0 < hi <= 1:
+            verb = "look" if name.endswith("s") else "looks"
+            raise ValueError(f"{fn}: {name} {verb} like [0, 1] floats (max {hi:g}); {network} takes 0..255 images "
+                             "(uint8, or floats 0..255), where these would be nearly black and evoke no input "
+                             "spike; multiply by 255 (e.g. (images * 255).round().to(torch.uint8))")
+        return
+    if lo < 0 or hi > 1:
+        hint = (" (if these are 0..255 pixel values, divide them by 255 or pass them as uint8)"
+                if 0 <= lo and hi <= 255 else "")
+        raise ValueError(f"{fn}: floating-point {name} must lie in [0, 1] ({network} takes [0, 1] floats, or "
+                         f"uint8 0..255, which it divides by 255), got values in [{lo:g}, {hi:g}]{hint}")
+
+
+def check_state_dict(fn: str, module, state_dict, strict, assign) -> None:
+    """Check a ``state_dict`` for ``module.load_state_dict`` before torch copies it: a mapping of
+    names to dense real tensors; with ``strict``, exactly the module's keys; each value of the
+    shape of the module's entry, of a compatible kind (no float into an integer or bool entry,
+    which the copy would truncate), finite and representable in the entry's dtype (one reduction
+    per floating-point tensor). ``strict`` and ``assign`` must be bools. The model's own ranges
+    are checked by the caller (:func:`check_entry_range`)."""
+    from collections.abc import Mapping
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{fn}: state_dict must be a mapping of names to tensors (as model.state_dict() "
+                        f"returns), got {type(state_dict).__name__}")
+    check_bool(fn, "strict", strict)
+    check_bool(fn, "assign", assign)
+    own = module.state_dict()
+    if strict:
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if missing or unexpected:
+            raise ValueError(f"{fn}: state_dict must hold exactly the model's entries (strict=True), got "
+                             f"missing {missing[:6]}{' ...' if len(missing) > 6 else ''}, unexpected "
+                             f"{unexpected[:6]}{' ...' if len(unexpected) > 6 else ''}")
+    for key, value in state_dict.items():
+        if key not in own:
+            continue
+        ref, label = own[key], f"state_dict[{key!r}]"
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{fn}: {label} must be a tensor, got {type(value).__name__}")
+        check_dense(fn, label, value)
+        if value.is_complex():
+            raise TypeError(f"{fn}: {label} must be a real tensor, got {value.dtype}")
+        if value.shape != ref.shape:
+            raise ValueError(f"{fn}: {label} must have the model's shape {tuple(ref.shape)}, got "
+                             f"{tuple(value.shape)}")
+        if ref.dtype == torch.bool and value.dtype != torch.bool:
+            raise TypeError(f"{fn}: {label} must be a bool tensor (as the model's), got {value.dtype}")
+        if not ref.is_floating_point() and value.is_floating_point():
+            raise TypeError(f"{fn}: {label} must be an integer tensor (the model's is {ref.dtype}), got "
+                            f"{value.dtype}")
+        if value.is_floating_point() and value.numel():
+            if not _all_finite(value):
+                raise ValueError(f"{fn}: {label} contains NaN or infinite values")
+            check_fits(fn, label, value, ref.dtype)
+
+
+def check_entry_range(fn: str, state_dict, key: str, *, low: float | None = None,
+                      high: float | None = None, what: str = "") -> None:
+    """``ValueError`` if the tensor ``state_dict[key]`` (checked by :func:`check_state_dict`;
+    absent keys pass) holds a value below ``low`` or above ``high`` (one reduction)."""
+    value = state_dict.get(key) if hasattr(state_dict, "get") else None
+    if not isinstance(value, torch.Tensor) or value.numel() == 0:
+        return
+    lo, hi = value_range(fn, f"state_dict[{key!r}]", value)
+    if (low is not None and lo < low) or (high is not None and hi > high):
+        bounds = (f">= {low:g}" if high is None else f"<= {high:g}" if low is None else f"in [{low:g}, {high:g}]")
+        raise ValueError(f"{fn}: state_dict[{key!r}] must hold values {bounds}{' (' + what + ')' if what else ''}, "
+                         f"got values in [{lo:g}, {hi:g}]")

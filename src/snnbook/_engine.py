@@ -54,7 +54,7 @@ import torch
 
 try:  # numba is a pinned dependency; the dense torch path works without it
     import numba
-    from numba import njit, prange
+    from ._jit import njit, prange  # numba's, with snnbook's on-disk kernel cache
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
 
@@ -435,7 +435,7 @@ def _inhibit_batch(first, pfirst, steps, out_first, out_p):
         _inhibit_one(first[b], pfirst[b], steps, out_first[b], out_p[b])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _kwta_one(first, pfirst, steps, k, radius, tarr, out):
     """k-winners of one sample with SpykeTorch's float score ``n * (p + T * max p)`` computed in the
     potentials' dtype (``tarr`` = [T] in that dtype), as a sequential sum of ``n`` equal terms.
@@ -460,7 +460,7 @@ def _kwta_one(first, pfirst, steps, k, radius, tarr, out):
     return _kwta_select(first, pfirst, cand, n_c, steps, k, radius, tarr, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _kwta_inhibited(first, pfirst, spikes, n_spikes, steps, k, radius, tarr, out):
     """:func:`_kwta_one` after pointwise inhibition, from the list of the spiking neurons
     ``spikes`` [n, 3] = (feature, row, col), in any order (at most one per position), without
@@ -627,7 +627,7 @@ def _stdp_batch(w, wt, tin, tout_first, winners, ltp, ltd, skip, stabilizer, bou
 # ---------------------------------------------------------------------------------------------
 # fused training steps and whole passes
 # ---------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _stdp_layer_step(tin, steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilizer, bounds, in_bounds,
                      tarr, winners, inhibit):
     """One unsupervised training step of a convolutional STDP layer on one sample: IF convolution
@@ -675,7 +675,11 @@ def _stdp_layer_pass(tins, steps, w, wt, mid, thr, k, radius, ltp, ltd, stabiliz
         first = _stdp_layer_step(tins[n], steps, w, wt, mid, thr, k, radius, ltp, ltd, stabilizer, bounds,
                                  in_bounds, tarr, winners_out[n], inhibit)
         if first_out.shape[0] == tins.shape[0]:
-            first_out[n] = first
+            fo = first_out[n]  # element by element: an array assignment would compile numba's shape check
+            for f in range(first.shape[0]):  # and its error message (string formatting), ~2-3 s at first use
+                for y in range(first.shape[1]):
+                    for x in range(first.shape[2]):
+                        fo[f, y, x] = first[f, y, x]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -744,7 +748,7 @@ def _readout_winner(pot, f_n, tarr, cast):
     return best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _readout_one(active, pad, wr, kh, kw, steps, tarr, pot, cast):
     """The k = 1 winner (flat index into [F, OH, OW], -1 silent) of one sample's no-threshold
     layer (:func:`_readout_potentials` then :func:`_readout_winner`); ``pot`` [OH, OW * F] float64
@@ -827,7 +831,7 @@ def _fire_final_pooled(active, pad, wr, kh, kw, mid, thr, pool_k, pool_s, pot, c
                                 out[f, py, px] = True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _s3_input_one(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, pools, pot1, pot2, cast,
                   a1, a2, out):
     """The Mozafari 2019 network's S1 -> C1 -> S2 -> C2 on one digit's first-spike times ``tin``
@@ -843,7 +847,7 @@ def _s3_input_one(tin, steps, wr1, k1, mid1, thr1, wr2, k2, mid2, thr2, pads, po
     _fire_final_pooled(a2, pads[1], wr2, k2, k2, mid2, thr2, pools[2], pools[3], pot2, cast, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _s3_input_scratch(tin, wr1, k1, wr2, k2, pads, pools):
     c0, h, w = tin.shape[1], tin.shape[2], tin.shape[3]
     f1 = wr1.shape[1] // k1
@@ -939,7 +943,7 @@ def screen_rows(wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, ok
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _screen_scratch(active, kh, kw, pad, f_n):
     """Scratch of :func:`_screened_winner` for inputs shaped like ``active`` [C, H, W]."""
     c_n, h, w = active.shape
@@ -950,7 +954,7 @@ def _screen_scratch(active, kh, kw, pad, f_n):
 
 
 @njit(cache=True, nogil=True)
-def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked):
+def _screened_winner(active, pad, q, w, wr, kh, kw, tarr, qpot, count, cand, spiked, limit):
     """The winner of :func:`_readout_one` (the same flat index into [F, OH, OW], -1 silent) for
     float32 weights ``w`` [F, C, kh, kw] >= 0, in two passes; 1.3-2.3x as fast, depending on the
     load of the machine (``benchmarks/mozafari2019.py``).
@@ -967,6 +971,12 @@ def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
     it can neither win nor tie. Pass 2 computes the exact float64 sums of the other neurons, the
     candidates (one to three per digit with trained MNIST weights), and applies the rule of
     :func:`_readout_winner` to them.
+
+    When the screen leaves more than ``limit`` candidates (:func:`screen_limit`: more than the
+    exact one-pass readout costs, ``kh * kw * F / 8``; weights far from trained, such as the S3 weights just after the first
+    R-STDP update clamps them, where the screen rules out almost nothing), pass 2 is that readout,
+    :func:`_readout_one` on the float32 weight rows ``wr`` (:func:`weight_rows`, in sync with
+    ``w``): the same winner, at 1.25 times the one-pass cost instead of many times it.
 
     Scratch (:func:`_screen_scratch`): ``qpot`` int32 [OH, OW * F], ``count`` int64 [H, W]
     (active inputs per position), ``cand`` int64 [OH * OW * F], ``spiked`` int64 [C * H * W]."""
@@ -1011,8 +1021,11 @@ def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
                 if np.int64(qpot[y, x * f_n + f]) > lim:
                     cand[n_c] = (f * oh + y) * ow + x
                     n_c += 1
-    # pass 2: exact sums of the candidates, and the winner rule of _readout_winner on them
     cast = np.zeros(1, tarr.dtype)
+    if n_c > limit:  # the screen ruled out too little: the one-pass readout is cheaper
+        pot = np.empty((oh, ow * f_n), np.float64)
+        return _readout_one(active, pad, wr, kh, kw, 0, tarr, pot, cast)
+    # pass 2: exact sums of the candidates, and the winner rule of _readout_winner on them
     zero = tarr[0] - tarr[0]
     maxp = zero
     exact = np.empty(n_c, np.float64)
@@ -1036,6 +1049,12 @@ def _screened_winner(active, pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
                 best_s = s
                 best = idx
     return best
+
+
+def screen_limit(kh: int, kw: int, features: int) -> int:
+    """The most candidates :func:`_screened_winner` checks one by one: beyond ``kh * kw * F / 8``
+    the exact one-pass readout (vectorised over the features) is the cheaper second pass."""
+    return (kh * kw * features) // 8
 
 
 @njit(cache=True, nogil=True)
@@ -1064,19 +1083,19 @@ def _exact_potential(active, spiked, n_in, pad, w, idx, oh, ow):
 
 
 @njit(cache=True, parallel=True)
-def _screened_batch(active, pad, q, w, kh, kw, tarr, winners):
+def _screened_batch(active, pad, q, w, wr, kh, kw, tarr, winners, limit):
     for b in prange(active.shape[0]):
         qpot, count, cand, spiked = _screen_scratch(active[b], kh, kw, pad, w.shape[0])
-        winners[b] = _screened_winner(active[b], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+        winners[b] = _screened_winner(active[b], pad, q, w, wr, kh, kw, tarr, qpot, count, cand, spiked, limit)
 
 
 @njit(cache=True, nogil=True)
-def _screened_serial(active, pad, q, w, kh, kw, tarr, winners):
+def _screened_serial(active, pad, q, w, wr, kh, kw, tarr, winners, limit):
     if active.shape[0] == 0:
         return
     qpot, count, cand, spiked = _screen_scratch(active[0], kh, kw, pad, w.shape[0])
     for b in range(active.shape[0]):
-        winners[b] = _screened_winner(active[b], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+        winners[b] = _screened_winner(active[b], pad, q, w, wr, kh, kw, tarr, qpot, count, cand, spiked, limit)
 
 
 @njit(cache=True, nogil=True)
@@ -1178,7 +1197,8 @@ def _rstdp_readout_pass(actives, labels, pad, w, wt, steps, tarr, per_class, r_b
         qpot, count, cand, spiked = _screen_scratch(actives[0], kh, kw, pad, f_n)
     for n in range(actives.shape[0]):
         if screen and q_ok[0]:
-            best = _screened_winner(actives[n], pad, q, w, kh, kw, tarr, qpot, count, cand, spiked)
+            best = _screened_winner(actives[n], pad, q, w, wt, kh, kw, tarr, qpot, count, cand, spiked,
+                                    (kh * kw * f_n) // 8)
         elif dropped:
             _readout_potentials(actives[n], pad, wt, kh, kw, pot)
             for f in range(f_n):

@@ -2,7 +2,7 @@
 
 :func:`glue` is myst-nb's ``glue`` where myst-nb is installed (the book's build, which puts the
 glued values into the text), and a harmless stand-in everywhere else (Colab, a plain Jupyter),
-where the paired notebooks show the names of glued values instead (see ``snnbook._notebooks``).
+where the paired notebooks show the names of glued values instead (see ``tools/book_notebooks.py`` in the repository).
 Chapters import it as ``from snnbook.book import glue`` and never branch on where they run.
 """
 from __future__ import annotations

@@ -10,11 +10,13 @@ happens.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from ._checks import (FLOAT_DTYPES, HALF_DTYPES, INT_DTYPES, check_bool, check_float, check_int, check_real,
-                      check_tensor, value_range)
+from ._checks import (FLOAT_DTYPES, HALF_DTYPES, INT_DTYPES, check_bool, check_finite_result, check_fits,
+                      check_float, check_int, check_real, check_tensor, value_range)
 
 __all__ = [
     "POISSON_MAX_RATE", "POISSON_DT", "DVS_THRESHOLD", "DVS_EPS", "SPIKE_DTYPES",
@@ -102,6 +104,8 @@ def intensity_to_latency(x: torch.Tensor, time_steps: int, to_spike: bool = True
     _check_out_dtype(fn, dtype, to_spike)
     if dtype is None:
         dtype = x.dtype
+    elif not to_spike:
+        check_fits(fn, "x", x, dtype)  # the intensities are carried in dtype: none may become inf
     b = x.shape[0]
     flat = x.reshape(b, -1)
     first, negative = _first_steps(flat, time_steps)  # [batch, n], time_steps where never
@@ -417,6 +421,12 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
     if torch.finfo(work).tiny > eps:
         raise ValueError(f"{fn}: eps={eps!r} is below the smallest normal {work} ({torch.finfo(work).tiny:.3g}); "
                          "the log of a dark pixel would be -inf")
+    if not threshold >= torch.finfo(work).tiny:  # it would round to 0 (or a denormal) in work: events without change
+        raise ValueError(f"{fn}: threshold={threshold!r} is below the smallest normal {work} "
+                         f"({torch.finfo(work).tiny:.3g}); expected a contrast threshold such as 0.2")
+    # the most crossings one step can have: log((hi + eps) / (lo + eps)) / threshold; where that
+    # could overflow the counts' dtype, the counts are checked (one reduction) instead of becoming inf
+    guard = per_crossing and (math.log(hi + eps) - math.log(lo + eps)) / threshold > torch.finfo(frames.dtype).max
     log_i = torch.log(frames.to(work) + eps)
     ref = log_i[:, 0]
     out = torch.zeros(frames.shape[0], frames.shape[1], 2, *frames.shape[2:], dtype=frames.dtype,
@@ -428,6 +438,9 @@ def dvs_events(frames: torch.Tensor, threshold: float = DVS_THRESHOLD, eps: floa
             out[:, t, 0] = torch.where(up, n, 0).to(frames.dtype)
             out[:, t, 1] = torch.where(up, 0, n).to(frames.dtype)
             ref = ref + torch.where(up, n, -n) * threshold
+        if guard:
+            check_finite_result(fn, out, "the event counts", f"threshold={threshold!r} is too small for "
+                                f"{frames.dtype} counts; raise it or use a wider dtype")
         return out
     for t in range(1, frames.shape[1]):
         diff = log_i[:, t] - ref

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -147,13 +146,8 @@ def mean_sd(values) -> tuple[float | None, float | None]:
         >>> mean_sd([0.9, 0.92])
         (0.91, 0.014142135623730963)
     """
-    values = [float(v) for v in values]
-    if not values:
-        return None, None
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    from .training.cards import mean_sd as _mean_sd
+    return _mean_sd(values)
 
 
 def energy_nj(synops_ac: float | None, macs: float | None) -> float | None:
@@ -170,20 +164,29 @@ def energy_nj(synops_ac: float | None, macs: float | None) -> float | None:
 
 
 def _load(path: Path) -> dict | None:
+    """A results card, verified against the published record's manifest where it belongs to it;
+    None (and an entry in :data:`LEFT_OUT`) when it is missing, damaged or unreadable."""
+    from ._resources import verify_published
+    if not path.is_file():
+        return None
     try:
+        verify_published("comparison_table", path)
         return json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError) as err:
+        LEFT_OUT.append({"file": path.name, "reason": f"unreadable or damaged ({err.__class__.__name__})"})
         return None
 
 
+#: Results files that a table built in this process left out, with the reason (complete runs of one
+#: configuration only: :func:`snnbook.training.cards.collect`).
+LEFT_OUT: list[dict] = []
+
+
 def _seed_files(results: Path, pattern: str) -> list[tuple[Path, dict]]:
-    out = []
-    for p in sorted(results.glob(pattern)):
-        d = _load(p)
-        if isinstance(d, dict) and (d.get("test_accuracy") is not None
-                                    or d.get("test_accuracy_selected") is not None):
-            out.append((p, d))
-    return out
+    from .training.cards import collect
+    runs, dropped = collect(results.glob(pattern), with_paths=True)
+    LEFT_OUT.extend(dropped)
+    return runs
 
 
 def _mean(values) -> float | None:
@@ -323,10 +326,11 @@ def _gradient(results: Path) -> list[Row]:
             if runs:
                 cfg = runs[0][1].get("config") or {}
                 rows[-1].name = f"{name}, {cfg.get('epochs', '?')} epochs, shift {cfg.get('shift', 0)} px"
-            variants: dict[str, list] = {}
-            for p, d in _seed_files(results, "surrogate_conv-*-seed*.json"):
-                variants.setdefault(p.stem.split("-seed")[0], []).append((p, d))
-            for vkey, vruns in variants.items():
+            variants = {p.stem.split("-seed")[0] for p in results.glob("surrogate_conv-*-seed*.json")}
+            for vkey in sorted(variants):
+                vruns = _seed_files(results, f"{vkey}-seed*.json")
+                if not vruns:
+                    continue
                 cfg = vruns[0][1].get("config") or {}
                 label = f"{name}, {cfg.get('epochs', '?')} epochs, shift {cfg.get('shift', 0)} px"
                 row = _gradient_row(vkey, vruns, label, rule, sup)
@@ -334,13 +338,12 @@ def _gradient(results: Path) -> list[Row]:
                                  "default run's test accuracy was seen")
                 rows.append(row)
     # any other network (e.g. the event-camera chapter's): events_<name>-seed*.json or events_<name>.json
-    groups: dict[str, list] = {}
-    for p in sorted(results.glob("events_*.json")):
-        d = _load(p)
-        if not isinstance(d, dict) or not isinstance(d.get("test_accuracy"), (int, float)):
+    groups = {p.stem.split("-seed")[0]: p.name[len(p.stem.split("-seed")[0]):]
+              for p in sorted(results.glob("events_*.json"))}
+    for key in groups:
+        runs = _seed_files(results, f"{key}-seed*.json") + _seed_files(results, f"{key}.json")
+        if not runs:
             continue
-        groups.setdefault(p.stem.split("-seed")[0], []).append((p, d))
-    for key, runs in groups.items():
         d0 = runs[0][1]
         stdp = "stdp" in key
         rule = d0.get("learning_rule") or ("STDP" if stdp else "BPTT with a surrogate gradient")
@@ -381,6 +384,7 @@ def comparison_table(results_dir: str | os.PathLike = "results") -> list[Row]:
     results = Path(results_dir)
     if not results.is_dir():
         raise ValueError(f"comparison_table: results_dir must be an existing folder, got {str(results)!r}")
+    LEFT_OUT.clear()
     return _mozafari(results) + _diehl_cook(results) + _gradient(results)
 
 
@@ -441,16 +445,46 @@ def _check_rows(fn: str, rows) -> None:
                         f"got {type(rows).__name__}")
 
 
-def main(argv=None) -> int:
-    """``python -m snnbook.compare [RESULTS_DIR] [--html]``: print the table (Markdown or HTML)."""
+def published_results() -> Path:
+    """The folder of the published results (the cards and runs the book shows), which ships with
+    snnbook: the repository's ``results/`` in a source checkout, the installed copy otherwise."""
+    try:
+        from ._resources import published_dir
+        return Path(published_dir())
+    except ImportError:  # pragma: no cover - older layouts
+        return Path(__file__).resolve().parents[2] / "results"
+
+
+def main(argv=None, prog: str = "python -m snnbook.compare") -> int:
+    """``snnbook compare [FOLDER] [--html]``: print the table (Markdown or HTML) of the results in
+    FOLDER (default: the published results that ship with snnbook). Exit status 1 when FOLDER holds
+    no results of the book's networks, 2 when it is not a folder."""
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m snnbook.compare", description=main.__doc__)
-    parser.add_argument("results_dir", nargs="?", default="results")
+    import sys
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):
+            self.exit(2, f"{self.prog}: error: {message}\n")
+
+    parser = _Parser(prog=prog, description=main.__doc__.split("\n")[0])
+    parser.add_argument("results_dir", nargs="?", default=None,
+                        help="a folder of results files (default: the published results)")
     parser.add_argument("--html", action="store_true", help="HTML instead of Markdown")
     args = parser.parse_args(argv)
-    rows = comparison_table(args.results_dir)
+    folder = Path(args.results_dir) if args.results_dir is not None else published_results()
+    if not folder.is_dir():
+        print(f"{prog}: error: {str(folder)!r} is not a folder of results files", file=sys.stderr)
+        return 2
+    rows = comparison_table(folder)
+    if not rows:
+        print(f"{prog}: no results of the book's networks in {folder} (train one with: snnbook train "
+              "<network>; the published results: snnbook compare with no folder)", file=sys.stderr)
+        return 1
+    print(f"Results in {folder}\n")
     print(to_html(rows) if args.html else to_markdown(rows))
     print(f"\nEnergy: an estimate, arithmetic only ({ENERGY_SOURCE['text']}).")
+    for d in LEFT_OUT:
+        print(f"left out {d['file']}: {d['reason']}")
     return 0
 
 

@@ -18,8 +18,10 @@ simulator with ``per_crossing=True``).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import zipfile
 from numbers import Integral
@@ -32,7 +34,7 @@ import torch
 from ._checks import check_bool, check_int, check_real
 
 try:  # numba is a pinned dependency
-    from numba import njit, prange
+    from ._jit import njit, prange  # numba's, with snnbook's on-disk kernel cache
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     njit = None
 
@@ -69,6 +71,9 @@ EVENTMNIST_THRESHOLD = 0.3
 SCREEN_BLACK = 0.2
 
 _CACHE_VERSION = 1
+#: Layout of the cache file: 2 records the split, ``first`` and the digits next to the parameters,
+#: and the SHA-256 covers them.
+_CACHE_FORMAT = 2
 _T_BITS, _XY_BITS = 19, 6  # packed event: t (19 bits) | p (1) | y (6) | x (6)
 
 
@@ -493,7 +498,8 @@ def saccade_frames(images, shifts, *, sensor_size=SENSOR_SIZE, black: float = SC
     Args:
         images (Tensor or ndarray): uint8 digits (0..255) or floats in 0..1.
         shifts (ndarray): ``(dx, dy)`` per frame in pixels, each in ``[-1, width - 28 - 1]``.
-        sensor_size ((int, int)): ``(width, height)`` of the sensor. Default: :data:`SENSOR_SIZE`.
+        sensor_size ((int, int) or (int, int, int)): ``(width, height)`` of the sensor, or Tonic's
+            ``(width, height, 2)``. Default: :data:`SENSOR_SIZE`.
         black (float): screen black level in ``[0, 1)``. Default: :data:`SCREEN_BLACK`.
 
     Shape:
@@ -514,7 +520,7 @@ def saccade_frames(images, shifts, *, sensor_size=SENSOR_SIZE, black: float = SC
     shifts = np.asarray(shifts, dtype=np.float64)
     if shifts.ndim != 2 or shifts.shape[1] != 2:
         raise ValueError(f"{fn}: shifts must be [frames, 2], got shape {shifts.shape}")
-    width, height = (check_int(fn, "sensor_size", s, minimum=30) for s in sensor_size)
+    width, height = _sensor_size(fn, sensor_size, minimum=30)
     black = check_real(fn, "black", black, minimum=0.0, maximum=1.0, strict_max=True)
     if shifts.min() < -1 or shifts[:, 0].max() > width - 29 or shifts[:, 1].max() > height - 29:
         raise ValueError(f"{fn}: shifts must keep the digit on the sensor: dx in [-1, {width - 29}], "
@@ -606,32 +612,80 @@ def _check_events(fn: str, events) -> np.ndarray:
                         f"(EVENT_DTYPE), got {getattr(events, 'dtype', type(events).__name__)}")
     if events.ndim != 1:
         raise ValueError(f"{fn}: events must be 1-D [n_events], got shape {events.shape}")
+    # Tonic's datasets store the fields in other orders and types (p often bool, t int or float)
+    for name, kinds, what in (("x", "iu", "integers"), ("y", "iu", "integers"),
+                              ("t", "iuf", "integers or floats"), ("p", "biu", "bools or integers")):
+        if events.dtype[name].kind not in kinds:
+            raise TypeError(f"{fn}: events field {name!r} must hold {what}, got dtype {events.dtype[name]}")
     return events
 
 
+def _sensor_size(fn: str, sensor_size, minimum: int = 1) -> tuple[int, int]:
+    """``(width, height)`` of ``(width, height)`` or of Tonic's ``(width, height, polarities)``."""
+    expected = "(width, height) or Tonic's (width, height, 2)"
+    if not isinstance(sensor_size, (tuple, list, torch.Size, np.ndarray)):
+        raise TypeError(f"{fn}: sensor_size must be {expected}, got {type(sensor_size).__name__}")
+    size = tuple(sensor_size)
+    if len(size) not in (2, 3):
+        raise ValueError(f"{fn}: sensor_size must be {expected}, got {sensor_size!r} ({len(size)} entries)")
+    width, height = (check_int(fn, "sensor_size", s, minimum=minimum) for s in size[:2])
+    if len(size) == 3 and check_int(fn, "sensor_size", size[2]) != 2:
+        raise ValueError(f"{fn}: sensor_size (width, height, polarities) must have 2 polarities (the spike "
+                         f"tensors have an OFF and an ON channel), got {sensor_size!r}")
+    return width, height
+
+
+def _time_bins(t: np.ndarray, n: int) -> np.ndarray:
+    """Bin of each event of one stream among ``n`` equal time bins from its first to its last
+    event (Tonic's ``SliceByTimeBins`` without overlap); ``n`` for an event in no bin."""
+    out = np.full(t.size, n, np.int64)
+    if t.size == 0:
+        return out
+    t0 = t.min()
+    width = (t.max() - t0) // n  # floor division, as Tonic
+    if width <= 0:
+        return out
+    starts = t0 + np.arange(n) * width
+    k = np.searchsorted(starts, t, side="right") - 1
+    inside = t < starts[k] + width
+    out[inside] = k[inside]
+    return out
+
+
 def bin_events(events, sensor_size=SENSOR_SIZE, *, time_window: float | None = None,
-               event_count: int | None = None, n_bins: int | None = None, start_time: int = 0,
-               end_time: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Bin event streams into spike tensors by time window or by event count.
+               event_count: int | None = None, n_time_bins: int | None = None, n_bins: int | None = None,
+               start_time: int = 0, end_time: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Bin event streams into spike tensors by time window, by event count or into a number of
+    equal time bins.
 
     By time: bin ``k`` counts the events with ``start_time + k * time_window <= t < start_time +
     (k + 1) * time_window``; the number of bins is ``ceil((end_time - start_time) /
     time_window)`` (``end_time`` default: one after the last event), or ``n_bins``. By count: bin
     ``k`` holds events ``k * event_count`` to ``(k + 1) * event_count - 1`` of the stream (the last
-    bin may be incomplete); the number of bins is that of the longest stream, or ``n_bins``. For
-    one stream this equals Tonic's ``ToFrame(sensor_size + (2,), time_window=...,
-    start_time=..., end_time=..., include_incomplete=True)`` (or ``event_count=...``). Events
-    outside the bins are dropped; with the default number of bins none are. The polarity channel
-    is ``p`` (0 OFF, 1 ON).
+    bin may be incomplete); the number of bins is that of the longest stream, or ``n_bins``. By
+    number of time bins: each stream's span from its first event ``t0`` to its last ``t1`` is cut
+    into ``n_time_bins`` bins of ``w = (t1 - t0) // n_time_bins`` (floor division), bin ``k``
+    counting ``t0 + k w <= t < t0 + (k + 1) w``; the events from ``t0 + n_time_bins * w`` on (the
+    last event always among them) are dropped, and a stream shorter than ``n_time_bins`` us gives
+    empty bins. For one non-empty stream sorted by time these equal Tonic's ``ToFrame(sensor_size,
+    time_window=..., start_time=..., end_time=..., include_incomplete=True)``, ``ToFrame(
+    sensor_size, event_count=..., include_incomplete=True)`` and ``ToFrame(sensor_size,
+    n_time_bins=...)``, with Tonic's ``sensor_size = (width, height, 2)``. Events outside the bins
+    are dropped; by time or count with the default number of bins none are. The polarity channel
+    is ``p`` (0 or False OFF, 1 or True ON).
 
     Args:
-        events (ndarray or list of ndarray): event streams (:data:`EVENT_DTYPE`).
-        sensor_size ((int, int)): ``(width, height)``. Default: :data:`SENSOR_SIZE`.
+        events (ndarray or list of ndarray): event streams, structured arrays with fields ``x, y,
+            t, p`` (:data:`EVENT_DTYPE`, or Tonic's: any field order, integer ``x`` and ``y``,
+            integer or float ``t``, bool or integer ``p``; the streams of a list may differ).
+        sensor_size ((int, int) or (int, int, int)): ``(width, height)``, or Tonic's ``(width,
+            height, 2)``. Default: :data:`SENSOR_SIZE`.
         time_window (float): bin width in microseconds (> 0); or
-        event_count (int): events per bin (>= 1); exactly one of the two.
-        n_bins (int, optional): number of bins (default: enough for every event).
-        start_time (int): start of the first time bin, in us. Default: 0.
-        end_time (int, optional): end of the binned time (time bins only).
+        event_count (int): events per bin (>= 1); or
+        n_time_bins (int): number of time bins per stream (>= 1); exactly one of the three.
+        n_bins (int, optional): number of bins by time or count (default: enough for every event).
+        start_time (int): start of the first time bin, in us (``time_window`` only). Default: 0.
+        end_time (int, optional): end of the binned time (``time_window`` only).
         dtype (torch.dtype): dtype of the result. Default: float32.
 
     Shape:
@@ -646,6 +700,8 @@ def bin_events(events, sensor_size=SENSOR_SIZE, *, time_window: float | None = N
         >>> s = bin_events(ev, (2, 1), time_window=10)
         >>> tuple(s.shape), s[1, 0, 0].tolist(), s[0, 1, 0].tolist()
         ((2, 2, 1, 2), [0.0, 2.0], [1.0, 0.0])
+        >>> bin_events(ev, (2, 1, 2), n_time_bins=2).sum((1, 2, 3)).tolist()  # [5, 10), [10, 15)
+        [1.0, 0.0]
     """
     fn = "bin_events"
     single = isinstance(events, np.ndarray)
@@ -656,35 +712,47 @@ def bin_events(events, sensor_size=SENSOR_SIZE, *, time_window: float | None = N
     if not streams:
         raise ValueError(f"{fn}: events is an empty list; expected at least one stream")
     streams = [_check_events(fn, e) for e in streams]
-    width, height = (check_int(fn, "sensor_size", s, minimum=1) for s in sensor_size)
-    if (time_window is None) == (event_count is None):
-        raise ValueError(f"{fn}: give exactly one of time_window and event_count, got "
-                         f"time_window={time_window!r}, event_count={event_count!r}")
+    width, height = _sensor_size(fn, sensor_size)
+    modes = dict(time_window=time_window, event_count=event_count, n_time_bins=n_time_bins)
+    if sum(v is not None for v in modes.values()) != 1:
+        raise ValueError(f"{fn}: give exactly one of time_window, event_count and n_time_bins, got "
+                         + ", ".join(f"{k}={v!r}" for k, v in modes.items()))
     if n_bins is not None:
         n_bins = check_int(fn, "n_bins", n_bins, minimum=1)
     lengths = np.array([len(e) for e in streams], np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    flat = np.concatenate(streams) if len(streams) > 1 else streams[0]
     sample = np.repeat(np.arange(len(streams)), lengths)
+    # field by field: the streams' dtypes may differ (Tonic's field orders and types)
+    t_type = np.float64 if any(e.dtype["t"].kind == "f" for e in streams) else np.int64
+    x, y, p, t = (np.concatenate([e[f].astype(d) for e in streams]) for f, d in
+                  (("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", t_type)))
     if time_window is not None:
         time_window = check_real(fn, "time_window", time_window, minimum=0.0, strict_min=True)
         start_time = check_int(fn, "start_time", start_time)
         if end_time is None:
-            end_time = int(flat["t"].max()) + 1 if flat.size else start_time + 1
+            end_time = int(np.floor(t.max())) + 1 if t.size else start_time + 1
         end_time = check_int(fn, "end_time", end_time, minimum=start_time + 1)
         if n_bins is None:
             n_bins = int(np.ceil((end_time - start_time) / time_window))
-        t = flat["t"].astype(np.int64)
         bins = np.floor((t - start_time) / time_window).astype(np.int64)
         keep = (t >= start_time) & (t < end_time) & (bins < n_bins)
-    else:
+    elif event_count is not None:
         event_count = check_int(fn, "event_count", event_count, minimum=1)
-        rank = np.arange(flat.size, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+        rank = np.arange(t.size, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
         bins = rank // event_count
         if n_bins is None:
             n_bins = max(1, int(-(-lengths.max() // event_count)))
         keep = bins < n_bins
-    x, y, p = (flat[f].astype(np.int64) for f in ("x", "y", "p"))
+    else:
+        n_time_bins = check_int(fn, "n_time_bins", n_time_bins, minimum=1)
+        if n_bins is not None or end_time is not None or start_time != 0:
+            raise ValueError(f"{fn}: n_time_bins bins each stream from its first to its last event; n_bins, "
+                             f"start_time and end_time are for time_window or event_count, got n_bins={n_bins!r}, "
+                             f"start_time={start_time!r}, end_time={end_time!r}")
+        n_bins = n_time_bins
+        bins = np.concatenate([_time_bins(t[offsets[i]:offsets[i + 1]], n_bins)
+                               for i in range(len(streams))])
+        keep = bins < n_bins
     bad = (x < 0) | (x >= width) | (y < 0) | (y >= height) | ((p != 0) & (p != 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -772,8 +840,10 @@ def unpack_events(words: np.ndarray) -> np.ndarray:
 
 
 def default_cache_dir() -> Path:
-    """Folder of the EventMNIST cache: ``$SNNBOOK_CACHE`` if set, else ``$XDG_CACHE_HOME/snnbook``
-    or ``~/.cache/snnbook`` (never inside the repository).
+    """Folder of the EventMNIST cache: ``$SNNBOOK_CACHE_DIR`` (snnbook's cache folder, shared with
+    the compiled kernels) or, for compatibility, ``$SNNBOOK_CACHE`` if set; else the user's cache
+    folder ``snnbook`` (``platformdirs.user_cache_dir``: ``~/.cache/snnbook`` on Linux, never
+    inside the repository).
 
     Returns:
         Path: the folder (not created).
@@ -782,11 +852,16 @@ def default_cache_dir() -> Path:
         >>> default_cache_dir().name != ""
         True
     """
-    env = os.environ.get("SNNBOOK_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "snnbook"
+    for var in ("SNNBOOK_CACHE_DIR", "SNNBOOK_CACHE"):
+        env = os.environ.get(var, "").strip()
+        if env:
+            return Path(env).expanduser()
+    try:
+        import platformdirs
+        return Path(platformdirs.user_cache_dir("snnbook", appauthor=False))
+    except ImportError:  # pragma: no cover - platformdirs is a declared dependency
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base) / "snnbook"
 
 
 class EventMNIST(torch.utils.data.Dataset):
@@ -798,13 +873,20 @@ class EventMNIST(torch.utils.data.Dataset):
     training digits on two cores) and writes ``eventmnist-<train|test>-<n>-<hash>.npz`` into
     ``cache_dir``; the hash covers every parameter, so other parameters get their own file.
     Each event is packed into one uint32 (:func:`pack_events`); the file also holds per-digit
-    offsets, the labels and a SHA-256 of the packed data, checked on load: a damaged file raises a
-    ``ValueError`` that names it (delete it, or pass ``rebuild=True``).
+    offsets, the labels, the parameters, split, ``first`` and number of digits it was made with,
+    and a SHA-256 of all of it, checked on load: a damaged, truncated or foreign file raises a
+    ``ValueError`` that names it (delete it, or pass ``rebuild=True``); a sound file made with
+    other parameters (or by an older snnbook) is generated again and replaced, with a warning on
+    the ``"snnbook"`` logger (a ``ValueError`` naming it where it cannot be written).
 
     Args:
         train (bool): the 60 000 training digits or the 10 000 test digits.
         seed (int): seed of the sensor (threshold mismatch) and the noise. Default: 0.
-        digits (int, optional): only the first ``digits`` digits of the split (tests, demos).
+        digits (int, optional): only ``digits`` digits of the split (tests, demos, small runs):
+            those from index ``first`` on. Default: all from ``first`` to the end.
+        first (int): index in the split of the first digit (default 0): ``first=55000,
+            digits=5000`` holds the last 5 000 training digits, event for event the same as in the
+            whole split (only the digits asked for are generated).
         threshold, mismatch, refractory, noise_rate, eps, steps_per_saccade, black: as
             :func:`digit_events`; defaults: :data:`EVENTMNIST_THRESHOLD` (0.3), 0.05, 0 us,
             0 Hz, 1e-3, 24, :data:`SCREEN_BLACK` (0.2).
@@ -826,7 +908,7 @@ class EventMNIST(torch.utils.data.Dataset):
         (4, 7, ('x', 'y', 't', 'p'), (2, 6, 2, 34, 34))
     """
 
-    def __init__(self, train: bool = True, seed: int = 0, *, digits: int | None = None,
+    def __init__(self, train: bool = True, seed: int = 0, *, digits: int | None = None, first: int = 0,
                  threshold=EVENTMNIST_THRESHOLD, mismatch: float = 0.05, refractory: float = 0.0,
                  noise_rate: float = 0.0, eps: float = DVS_EPS, steps_per_saccade: int = SACCADE_STEPS,
                  black: float = SCREEN_BLACK, cache_dir=None, transform=None, rebuild: bool = False,
@@ -835,7 +917,9 @@ class EventMNIST(torch.utils.data.Dataset):
         self.train = check_bool(fn, "train", train)
         self.seed = check_int(fn, "seed", seed, minimum=0)
         size = 60000 if self.train else 10000
-        self.n = size if digits is None else check_int(fn, "digits", digits, minimum=1, maximum=size)
+        self.first = check_int(fn, "first", first, minimum=0, maximum=size - 1)
+        self.n = (size - self.first if digits is None
+                  else check_int(fn, "digits", digits, minimum=1, maximum=size - self.first))
         on, off = _thresholds(fn, threshold)
         self.params = dict(
             threshold=[on, off], mismatch=check_real(fn, "mismatch", mismatch, minimum=0.0),
@@ -849,6 +933,9 @@ class EventMNIST(torch.utils.data.Dataset):
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise TypeError(f"{fn}: cache_dir must be a path (str or os.PathLike) or None, got "
                             f"{type(cache_dir).__name__}")
+        if cache_dir is not None and not os.fspath(cache_dir):
+            raise ValueError(f"{fn}: cache_dir must name a folder, got an empty path (it would write into the "
+                             "current folder); pass None for the default cache folder")
         if transform is not None and not callable(transform):
             raise TypeError(f"{fn}: transform must be callable or None, got {type(transform).__name__}")
         self.transform = transform
@@ -857,22 +944,37 @@ class EventMNIST(torch.utils.data.Dataset):
         check_bool(fn, "progress", progress)
         key = hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
         split = "train" if self.train else "test"
+        span = f"{self.n}" if self.first == 0 else f"{self.first}+{self.n}"
         self.path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / \
-            f"eventmnist-{split}-{self.n}-{key}.npz"
+            f"eventmnist-{split}-{span}-{key}.npz"
         self.duration_us = 3 * SACCADE_DURATION_US
         self.sensor_size = SENSOR_SIZE
-        if self.path.exists() and not rebuild:
-            self.words, self.offsets, self.labels = _load_cache(self.path, self.n)
+        # what the cache file must have been made with: the parameters, the split and the digits
+        self._meta = {"params": self.params, "split": split, "first": self.first, "digits": self.n,
+                      "format": _CACHE_FORMAT}
+        loaded = None
+        if os.path.lexists(self.path) and not rebuild:
+            try:
+                loaded = _load_cache(self.path, self._meta)
+            except _CacheMismatch as err:  # a valid file, made with other parameters: made again
+                _check_writable(self.path, f"it was made with other parameters ({err})")
+                logging.getLogger("snnbook").warning(
+                    "EventMNIST: the cache file %s was made with other parameters (%s); generating it again", self.path,
+                    err)
+        else:
+            _check_writable(self.path, "it does not exist yet" if not rebuild else "rebuild=True")
+        if loaded is not None:
+            self.words, self.offsets, self.labels = loaded
         else:
             self.words, self.offsets, self.labels = self._generate(progress)
-            _save_cache(self.path, self.words, self.offsets, self.labels, self.params)
+            _save_cache(self.path, self.words, self.offsets, self.labels, self._meta)
 
     def _generate(self, progress: bool):
         from tqdm.auto import tqdm
 
         from . import data
-        images, labels = data.mnist_tensors(train=self.train, n=self.n)
-        images = images.numpy()
+        images, labels = data.mnist_tensors(train=self.train, n=self.first + self.n)
+        images, labels = images[self.first:].numpy(), labels[self.first:]
         p = self.params
         shifts, times = saccade_shifts(p["steps_per_saccade"])
         width, height = SENSOR_SIZE
@@ -889,7 +991,7 @@ class EventMNIST(torch.utils.data.Dataset):
                 bounds = np.concatenate([[0], np.cumsum(c)])
                 parts = []
                 for i in range(stop - start):
-                    rng = np.random.default_rng([self.seed, split, start + i])
+                    rng = np.random.default_rng([self.seed, split, self.first + start + i])
                     noise = pack_events(_noise(rng, p["noise_rate"], 0, int(times[-1]), height, width))
                     parts.append(np.sort(np.concatenate([w[bounds[i]:bounds[i + 1]], noise])))
                 w, c = np.concatenate(parts), np.array([len(q) for q in parts])
@@ -946,7 +1048,7 @@ class EventMNIST(torch.utils.data.Dataset):
         idx = [self._check_index(i) for i in indices]
         streams = [self.events(i) for i in idx]
         if shuffle:
-            streams = [shuffle_times(e, seed=self.seed * 100003 + i) for e, i in zip(streams, idx)]
+            streams = [shuffle_times(e, seed=self.seed * 100003 + self.first + i) for e, i in zip(streams, idx)]
         if time_window is not None and n_bins is None:
             n_bins = int(np.ceil(self.duration_us / time_window))
         out = bin_events(streams, self.sensor_size, time_window=time_window, event_count=event_count,
@@ -954,39 +1056,130 @@ class EventMNIST(torch.utils.data.Dataset):
         return out.sum(1, keepdim=True) if frame else out
 
     def extra_repr(self) -> str:  # pragma: no cover - informative only
-        return f"train={self.train}, n={self.n}, seed={self.seed}, path={self.path}"
+        return f"train={self.train}, first={self.first}, n={self.n}, seed={self.seed}, path={self.path}"
 
     def __repr__(self) -> str:
         return f"EventMNIST({self.extra_repr()})"
 
 
-def _digest(words: np.ndarray, offsets: np.ndarray, labels: np.ndarray) -> str:
+class _CacheMismatch(ValueError):
+    """A readable EventMNIST cache file whose recorded parameters are not the ones asked for."""
+
+
+def _digest(words: np.ndarray, offsets: np.ndarray, labels: np.ndarray, meta: str | None = None) -> str:
+    """SHA-256 of the arrays (and of the recorded parameters, ``meta``, from cache format 2 on)."""
     h = hashlib.sha256()
     for a in (words, offsets, labels):
         h.update(np.ascontiguousarray(a).view(np.uint8))
+    if meta is not None:
+        h.update(meta.encode())
     return h.hexdigest()
 
 
-def _save_cache(path: Path, words, offsets, labels, params) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, words=words, offsets=offsets, labels=labels,
-             meta=np.array(json.dumps(params, sort_keys=True)),
-             sha256=np.array(_digest(words, offsets, labels)))
-    os.replace(tmp, path)
+def _meta_text(meta: dict) -> str:
+    return json.dumps(meta, sort_keys=True)
 
 
-def _load_cache(path: Path, n: int):
-    fix = f"; delete it (or pass rebuild=True) to generate it again"
+def _check_writable(path: Path, why: str) -> None:
+    """``ValueError`` naming ``path`` if the cache file cannot be written there (before generating)."""
+    folder = path.parent
     try:
-        with np.load(path, allow_pickle=False) as z:
-            words, offsets, labels = z["words"], z["offsets"], z["labels"]
-            digest = str(z["sha256"])
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"EventMNIST: the cache file {path} must be written ({why}), but its folder cannot be "
+                         f"created ({type(err).__name__}: {err}); pass a writable cache_dir or set SNNBOOK_CACHE_DIR"
+                         ) from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"EventMNIST: the cache file {path} must be written ({why}), but its folder {folder} is "
+                         "not writable; pass a writable cache_dir or set SNNBOOK_CACHE_DIR")
+    if os.path.lexists(path) and (path.is_dir() and not path.is_symlink()):
+        raise ValueError(f"EventMNIST: the cache file {path} must be written ({why}), but a folder is in its place; "
+                         "remove it or pass another cache_dir")
+
+
+def _save_cache(path: Path, words, offsets, labels, meta: dict) -> None:
+    """Write the cache file atomically (a temporary file renamed over ``path``); ``ValueError``
+    naming ``path`` where that fails."""
+    text = _meta_text(meta)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, words=words, offsets=offsets, labels=labels, meta=np.array(text),
+                 sha256=np.array(_digest(words, offsets, labels, text)))
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ValueError(f"EventMNIST: cannot write the cache file {path} ({type(err).__name__}: {err}); pass a "
+                         "writable cache_dir (or set SNNBOOK_CACHE_DIR), or remove what is in its place") from None
+
+
+#: The arrays of a cache file: name -> (dtype, rank).
+_CACHE_MEMBERS = {"words": (np.uint32, 1), "offsets": (np.int64, 1), "labels": (np.uint8, 1), "meta": (None, 0),
+                  "sha256": (None, 0)}
+
+
+def _load_cache(path: Path, meta: dict):
+    """``(words, offsets, labels)`` of the cache file ``path``, made with ``meta`` (the parameters,
+    split, first digit and number of digits). ``_CacheMismatch`` (a ``ValueError``) for a sound
+    file made with other ones; ``ValueError`` naming the file for a damaged or foreign one."""
+    fix = "; delete it (or pass rebuild=True) to generate it again"
+
+    def damaged(what: str) -> ValueError:
+        return ValueError(f"EventMNIST: the cache file {path} is damaged ({what}){fix}")
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(e, ValueError) and "pickle" in str(e):  # numpy's last guess: not a zip, not an .npy file
+            raise damaged("it is neither an .npz archive nor an .npy file") from None
+        raise damaged(f"{type(e).__name__}: {e}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise damaged(f"it is a single {type(z).__name__}, not an .npz archive of EventMNIST arrays")
+    try:
+        with z:
+            names = set(z.files)
+            if names != set(_CACHE_MEMBERS):
+                raise damaged(f"it holds the arrays {sorted(names)}, expected {sorted(_CACHE_MEMBERS)}")
+            arrays = {name: z[name] for name in _CACHE_MEMBERS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"EventMNIST: the cache file {path} is damaged ({type(e).__name__}: {e}){fix}") from None
-    ok = (words.dtype == np.uint32 and offsets.shape == (n + 1,) and labels.shape == (n,)
-          and offsets[0] == 0 and offsets[-1] == words.size and np.all(np.diff(offsets) >= 0))
-    if not ok or _digest(words, offsets, labels) != digest:
-        raise ValueError(f"EventMNIST: the cache file {path} is damaged (its content does not match its "
-                         f"SHA-256 or shapes){fix}")
+        if isinstance(e, ValueError) and str(e).startswith("EventMNIST:"):
+            raise
+        raise damaged(f"{type(e).__name__}: {e}") from None
+    for name, (dtype, ndim) in _CACHE_MEMBERS.items():
+        a = arrays[name]
+        if a.ndim != ndim or (dtype is not None and a.dtype != dtype) or (dtype is None and a.dtype.kind != "U"):
+            raise damaged(f"array {name!r} has dtype {a.dtype} and shape {a.shape}, expected "
+                          f"{np.dtype(dtype) if dtype else 'a string'} with {ndim} dimensions")
+    text = str(arrays["meta"])
+    try:
+        stored = json.loads(text)
+    except ValueError as e:
+        raise damaged(f"its parameters are not JSON: {e}") from None
+    if not isinstance(stored, dict):
+        raise damaged(f"its parameters are {type(stored).__name__}, not a JSON object")
+    if stored.get("format") != _CACHE_FORMAT:
+        raise _CacheMismatch("it was written by an older snnbook, without its split and digits")
+    wanted = json.loads(_meta_text(meta))
+    if stored != wanted:
+        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        if "params" in diff:
+            old, new = stored.get("params") or {}, wanted["params"]
+            diff.remove("params")
+            diff += sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        shown = ", ".join(f"{k}: {_lookup(stored, k)!r} instead of {_lookup(wanted, k)!r}" for k in diff)
+        raise _CacheMismatch(shown)
+    words, offsets, labels = arrays["words"], arrays["offsets"], arrays["labels"]
+    n = meta["digits"]
+    ok = (offsets.shape == (n + 1,) and labels.shape == (n,) and offsets[0] == 0 and offsets[-1] == words.size
+          and bool(np.all(np.diff(offsets) >= 0)) and (labels.size == 0 or int(labels.max()) <= 9))
+    if not ok or _digest(words, offsets, labels, text) != str(arrays["sha256"]):
+        raise damaged("its content does not match its SHA-256 or shapes")
     return words, offsets, labels
+
+
+def _lookup(meta: dict, key: str):
+    """``meta[key]``, or ``meta["params"][key]`` for a parameter (None where neither has it)."""
+    if key in meta:
+        return meta[key]
+    return (meta.get("params") or {}).get(key)

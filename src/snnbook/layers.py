@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import (HALF_DTYPES, check_bool, check_float, check_int, check_real, check_same_device,
-                      check_sum_bound, check_tensor, value_range)
+from ._checks import (HALF_DTYPES, check_bool, check_float, check_int, check_real, check_representable,
+                      check_same_device, check_sum_bound, check_tensor, value_range)
 
 __all__ = ["conv", "pool", "pad", "Convolution", "Pooling", "conv_fire_times", "pool_times", "pad_times",
            "WEIGHT_MEAN", "WEIGHT_STD"]
@@ -254,13 +254,16 @@ class Convolution(nn.Module):
             self.weight.copy_(w)
 
     def load_weight(self, weight: torch.Tensor) -> None:
-        """Copy ``weight`` (shape ``[out_channels, in_channels, kh, kw]``) into the layer."""
-        check_tensor("Convolution.load_weight", "weight", weight, ndim=4,
-                     axes="[out_channels, in_channels, kh, kw]")
-        check_float("Convolution.load_weight", "weight", weight)
+        """Copy ``weight`` (shape ``[out_channels, in_channels, kh, kw]``) into the layer (cast to the
+        layer's dtype; ``ValueError`` where a value does not fit it, which the cast would make inf)."""
+        fn = "Convolution.load_weight"
+        check_tensor(fn, "weight", weight, ndim=4, axes="[out_channels, in_channels, kh, kw]", finite=False)
+        check_float(fn, "weight", weight)
         if weight.shape != self.weight.shape:
             raise ValueError(f"Convolution.load_weight: weight must have shape {tuple(self.weight.shape)}, "
                              f"got {tuple(weight.shape)}")
+        lo, hi = value_range(fn, "weight", weight)  # finite, in one pass
+        check_representable(fn, "weight", lo if abs(lo) > abs(hi) else hi, self.weight.dtype)
         with torch.no_grad():
             self.weight.copy_(weight)
 
@@ -473,4 +476,7 @@ def pad_times(times: torch.Tensor, padding: Sequence[int], time_steps: int) -> t
     pads = tuple(check_int(fn, "padding", v, minimum=0) for v in padding)
     from .coding import MAX_TIME_STEPS
     steps = check_int(fn, "time_steps", time_steps, minimum=1, maximum=MAX_TIME_STEPS)
+    if times.numel() and int(times.max()) > steps:
+        raise ValueError(f"{fn}: times must lie in [0, time_steps={steps}] (time_steps: never), got maximum "
+                         f"{int(times.max())}")
     return F.pad(times, pads, mode="constant", value=steps)

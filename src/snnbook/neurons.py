@@ -667,8 +667,12 @@ class _NeuronModule(nn.Module):
         super().__init__()
         name = type(self).__name__
         _check_params(name, params, (self._params_cls,))
+        dtype = torch.get_default_dtype()  # of the buffers below
         for field, value in params._asdict().items():
-            self.register_buffer(field, torch.tensor(float(value)))
+            value = float(value)
+            if field not in ("tau_mem", "tau_theta"):  # a time constant beyond the dtype decays as inf: by 1
+                check_representable(name, f"params.{field}", value, dtype)
+            self.register_buffer(field, torch.tensor(value))
         self.spike_fn = _check_spike_fn(name, spike_fn)
         self.state: State | None = None
 

@@ -23,8 +23,8 @@ import math
 import torch
 from torch import nn
 
-from ._checks import (HALF_DTYPES, INT_DTYPES, check_bool, check_finite_result, check_float, check_int, check_real,
-                      check_representable, check_same_device, check_tensor, value_range)
+from ._checks import (HALF_DTYPES, INT_DTYPES, check_bool, check_finite_result, check_fits, check_float, check_int,
+                      check_real, check_representable, check_same_device, check_tensor, value_range)
 from .competition import _check_winner_rows, k_winners
 
 __all__ = ["pre_post_ordering", "stdp_update", "rstdp_update", "stdp_update_times", "rstdp_update_times", "reward_signal", "adapt_rstdp_rates",
@@ -83,6 +83,7 @@ def _rate(fn: str, name: str, value, nfeat: int, batch: int, like: torch.Tensor)
         if value.shape not in (torch.Size([]), torch.Size([nfeat]), torch.Size([batch, nfeat])):
             raise ValueError(f"{fn}: {name} must be a scalar or have shape [{nfeat}] or [{batch}, {nfeat}], "
                              f"got {tuple(value.shape)}")
+        check_fits(fn, name, value, like.dtype)  # cast to the weight's dtype below
         return value.to(like.dtype).expand(batch, nfeat)
     value = check_representable(fn, name, check_real(fn, name, value), like.dtype)
     return torch.full((batch, nfeat), value, dtype=like.dtype, device=like.device)
@@ -386,6 +387,10 @@ def _check_reward(fn: str, reward, batch: int) -> None:
         raise TypeError(f"{fn}: reward must be a real tensor of +1 / -1 / 0, got {reward.dtype}")
     if reward.shape[0] != batch:
         raise ValueError(f"{fn}: reward must have shape [batch={batch}], got {tuple(reward.shape)}")
+    bad = (reward != 1) & (reward != -1) & (reward != 0)
+    if bool(bad.any()):
+        raise ValueError(f"{fn}: reward must hold +1 (reward), -1 (punishment) or 0 (nothing), got "
+                         f"{reward[bad][0].item()!r}")
 
 
 def reward_signal(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -463,14 +468,22 @@ def adapt_rstdp_rates(reward_rate, punish_rate, hit_rate: float, miss_rate: floa
     return out
 
 
-def _signed_rates(fn: str, name: str, pair, nfeat: int, anti: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check a learning-rate pair (or a list of pairs, one per feature) and its signs; -> two [F] tensors."""
+def _signed_rates(fn: str, name: str, pair, nfeat: int, anti: bool,
+                  store: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a learning-rate pair (or a list of pairs, one per feature) and its signs; -> two [F]
+    tensors of the default dtype (each value representable there and in ``store``, the dtype of
+    the buffers they are written into)."""
     if isinstance(pair, (tuple, list)) and len(pair) == nfeat and all(isinstance(p, (tuple, list)) for p in pair):
         pairs = [_pair_rates(fn, name, p) for p in pair]
     else:
         pairs = [_pair_rates(fn, name, pair)] * nfeat
-    ltp = torch.tensor([check_real(fn, name, p[0]) for p in pairs], dtype=torch.get_default_dtype())
-    ltd = torch.tensor([check_real(fn, name, p[1]) for p in pairs], dtype=torch.get_default_dtype())
+
+    def value(v):
+        v = check_representable(fn, name, check_real(fn, name, v), torch.get_default_dtype())
+        return v if store is None else check_representable(fn, name, v, store)
+
+    ltp = torch.tensor([value(p[0]) for p in pairs], dtype=torch.get_default_dtype())
+    ltd = torch.tensor([value(p[1]) for p in pairs], dtype=torch.get_default_dtype())
     if anti:
         if bool((ltp > 0).any()) or bool((ltd < 0).any()):
             raise ValueError(f"{fn}: anti-STDP {name} must have a_ltp <= 0 and a_ltd >= 0, got {pair!r}")
@@ -558,14 +571,17 @@ class STDP(nn.Module):
             if self.anti:
                 raise ValueError(f"{fn}: adaptive_every is for STDP, not anti-STDP; got anti=True")
         self.adaptive_every = adaptive_every
-        self.register_buffer("max_a_ltp", torch.tensor(check_real(fn, "max_a_ltp", max_a_ltp, minimum=0.0)))
-        self.register_buffer("ltd_ratio", torch.tensor(check_real(fn, "ltd_ratio", ltd_ratio, maximum=0.0)))
+        dtype = torch.get_default_dtype()  # of the buffers below
+        self.register_buffer("max_a_ltp", torch.tensor(check_representable(
+            fn, "max_a_ltp", check_real(fn, "max_a_ltp", max_a_ltp, minimum=0.0), dtype)))
+        self.register_buffer("ltd_ratio", torch.tensor(check_representable(
+            fn, "ltd_ratio", check_real(fn, "ltd_ratio", ltd_ratio, maximum=0.0), dtype)))
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
 
     def update_learning_rate(self, a_ltp: float, a_ltd: float, feature: int | None = None) -> None:
         """Set ``(a_ltp, a_ltd)`` for every feature (SpykeTorch ``update_all_learning_rate``) or one."""
         fn = "STDP.update_learning_rate"
-        ltp, ltd = _signed_rates(fn, "learning_rate", (a_ltp, a_ltd), 1, self.anti)
+        ltp, ltd = _signed_rates(fn, "learning_rate", (a_ltp, a_ltd), 1, self.anti, self.a_ltp.dtype)
         index = slice(None) if feature is None else check_int(fn, "feature", feature, minimum=0,
                                                                maximum=self.a_ltp.shape[0] - 1)
         self.a_ltp[index] = ltp[0]
@@ -660,8 +676,8 @@ class RSTDP(nn.Module):
     def update_learning_rates(self, reward_rate, punish_rate) -> None:
         """Set both pairs for every feature, e.g. from :func:`adapt_rstdp_rates`."""
         fn = "RSTDP.update_learning_rates"
-        r_ltp, r_ltd = _signed_rates(fn, "reward_rate", reward_rate, 1, anti=False)
-        p_ltp, p_ltd = _signed_rates(fn, "punish_rate", punish_rate, 1, anti=True)
+        r_ltp, r_ltd = _signed_rates(fn, "reward_rate", reward_rate, 1, anti=False, store=self.reward_ltp.dtype)
+        p_ltp, p_ltd = _signed_rates(fn, "punish_rate", punish_rate, 1, anti=True, store=self.punish_ltp.dtype)
         self.reward_ltp.fill_(float(r_ltp[0])); self.reward_ltd.fill_(float(r_ltd[0]))
         self.punish_ltp.fill_(float(p_ltp[0])); self.punish_ltd.fill_(float(p_ltd[0]))
 
@@ -723,6 +739,7 @@ def trace_step(trace: torch.Tensor, spikes: torch.Tensor, tau: float, dt: float 
     dt = check_real(fn, "dt", dt, minimum=0.0, strict_min=True)
     increment = check_representable(fn, "increment", check_real(fn, "increment", increment), trace.dtype)
     check_bool(fn, "reset", reset)
+    check_fits(fn, "spikes", spikes, trace.dtype)  # cast to trace's dtype below
     decayed = trace * math.exp(-dt / tau)
     s = spikes.to(trace.dtype)
     if reset:
@@ -792,13 +809,15 @@ def pair_stdp_update(weight: torch.Tensor, pre_trace: torch.Tensor, post_trace: 
                       pre_spikes=pre_spikes, post_spikes=post_spikes)
     if len({pre_trace.shape[0], pre_spikes.shape[0], post_trace.shape[0], post_spikes.shape[0]}) != 1:
         raise ValueError(f"{fn}: pre_trace, post_trace, pre_spikes and post_spikes must share the batch size")
-    eta_pre = check_real(fn, "eta_pre", eta_pre, minimum=0.0)
-    eta_post = check_real(fn, "eta_post", eta_post, minimum=0.0)
-    w_max = check_representable(fn, "w_max", check_real(fn, "w_max", w_max, minimum=0.0, strict_min=True),
-                                torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype)
+    dt = torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype  # float16 sums in float32
+    eta_pre = check_representable(fn, "eta_pre", check_real(fn, "eta_pre", eta_pre, minimum=0.0), dt)
+    eta_post = check_representable(fn, "eta_post", check_real(fn, "eta_post", eta_post, minimum=0.0), dt)
+    w_max = check_representable(fn, "w_max", check_real(fn, "w_max", w_max, minimum=0.0, strict_min=True), dt)
     for name, t in (("pre_trace", pre_trace), ("post_trace", post_trace)):
         check_float(fn, name, t)
-    dt = torch.float32 if weight.dtype in HALF_DTYPES else weight.dtype  # float16 sums in float32
+    for name, t in (("pre_trace", pre_trace), ("post_trace", post_trace), ("pre_spikes", pre_spikes),
+                    ("post_spikes", post_spikes)):
+        check_fits(fn, name, t, dt)  # each is cast to dt below
     with torch.no_grad():
         dw = eta_post * post_spikes.to(dt).T @ pre_trace.to(dt) - eta_pre * post_trace.to(dt).T @ pre_spikes.to(dt)
         out = (weight.to(dt) + dw).clamp(0.0, w_max)

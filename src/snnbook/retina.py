@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import (FLOAT_DTYPES, HALF_DTYPES, check_bool, check_finite_result, check_float, check_int,
-                      check_real, check_same_device, check_sum_bound, check_tensor, value_range)
+from ._checks import (FLOAT_DTYPES, HALF_DTYPES, check_bool, check_device, check_finite_result, check_float,
+                      check_int, check_real, check_same_device, check_sum_bound, check_tensor, value_range)
 
 __all__ = [
     "MOZAFARI2019_DOG_SETTINGS", "MOZAFARI2019_FILTER_PADDING", "MOZAFARI2019_FILTER_THRESHOLD",
@@ -124,6 +124,7 @@ def dog_kernel(window_size: int, sigma1: float, sigma2: float, dtype: torch.dtyp
         raise ValueError(f"{fn}: sigma1 and sigma2 must differ (equal widths cancel to a zero kernel), "
                          f"got sigma1=sigma2={s1!r}")
     _check_dtype(fn, dtype)
+    device = check_device(fn, "device", device)
     x, y = _grid(window_size, device)
     prod = x * x + y * y
     f1 = (1 / (s1 * s1)) * torch.exp(-0.5 * (1 / (s1 * s1)) * prod)
@@ -167,6 +168,7 @@ def gabor_kernel(window_size: int, orientation: float, div: float = 4.0, dtype: 
         orientation = math.fmod(orientation, 360.0)
     div = check_real(fn, "div", div, minimum=0.0, strict_min=True)
     _check_dtype(fn, dtype)
+    device = check_device(fn, "device", device)
     x, y = _grid(window_size, device)
     lamda = window_size * 2 / div
     sigma = lamda * GABOR_SIGMA_FACTOR
@@ -253,6 +255,8 @@ def dog_bank(settings: Sequence[Sequence[float]], dtype: torch.dtype = torch.flo
         >>> dog_bank([(3, 1.0, 2.0), (5, 2.0, 1.0)]).shape
         torch.Size([2, 1, 5, 5])
     """
+    _check_dtype("dog_bank", dtype)
+    device = check_device("dog_bank", "device", device)
     if isinstance(settings, torch.Tensor) or not isinstance(settings, Sequence) or len(settings) == 0:
         raise ValueError(f"dog_bank: settings must be a non-empty sequence of (window_size, sigma1, sigma2), "
                          f"got {settings!r}")
@@ -284,6 +288,8 @@ def gabor_bank(window_size: int, orientations: Sequence[float], div: float = 4.0
         >>> gabor_bank(5, [0, 45, 90, 135]).shape
         torch.Size([4, 1, 5, 5])
     """
+    _check_dtype("gabor_bank", dtype)
+    device = check_device("gabor_bank", "device", device)
     if isinstance(orientations, torch.Tensor) or not isinstance(orientations, Sequence) or len(orientations) == 0:
         raise ValueError(f"gabor_bank: orientations must be a non-empty sequence of degrees, got {orientations!r}")
     return kernel_stack(_kernels("gabor_bank", "orientations",
@@ -310,6 +316,7 @@ def mozafari2019_dog_kernels(dtype: torch.dtype = torch.float32,
         torch.Size([6, 1, 13, 13])
     """
     _check_dtype("mozafari2019_dog_kernels", dtype)
+    device = check_device("mozafari2019_dog_kernels", "device", device)
     return dog_bank(MOZAFARI2019_DOG_SETTINGS, dtype, device)
 
 
@@ -334,6 +341,8 @@ def on_off_dog(window: int = 7, sigmas: tuple[float, float] = (1.0, 2.0), dtype:
         >>> k.shape, bool(k[0, 0, 2, 2] > 0), bool(k[1, 0, 2, 2] < 0)
         (torch.Size([2, 1, 5, 5]), True, True)
     """
+    _check_dtype("on_off_dog", dtype)
+    device = check_device("on_off_dog", "device", device)
     if isinstance(sigmas, str) or not isinstance(sigmas, Sequence) or len(sigmas) != 2:
         raise ValueError(f"on_off_dog: sigmas must be a pair (centre, surround), got {sigmas!r}")
     s1, s2 = sigmas
@@ -543,7 +552,9 @@ def _local_normalization(x: torch.Tensor, radius: int, eps: float) -> torch.Tens
     # The zero-padded (2r+1)^2 box sum is separable: band_h @ x @ band_w with banded 0/1 matrices
     # (band[i, j] = 1 where |i - j| <= r), two batched matmuls instead of a (2r+1)^2 convolution.
     sums = _band(x.shape[-2], radius, x) @ (x @ _band(x.shape[-1], radius, x))
-    means = sums.div_(k * k).add_(eps)
+    if x.requires_grad and torch.is_grad_enabled():  # autograd: the same operations, out of place
+        return x / sums.div(k * k).add(eps)
+    means = sums.div_(k * k).add_(eps)  # no gradient needed: in place, one temporary less
     return torch.div(x, means, out=means)
 
 
@@ -608,6 +619,7 @@ def inhibition_kernel(percents: Sequence[float] | torch.Tensor, dtype: torch.dty
 
 def _inhibition_kernel(fn: str, percents, dtype, device) -> torch.Tensor:
     _check_dtype(fn, dtype)
+    device = check_device(fn, "device", device)
     if isinstance(percents, torch.Tensor):
         check_tensor(fn, "percents", percents, ndim=1, axes="[n]")
         if percents.dtype == torch.bool:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_int, check_real, check_tensor
-from .surrogate import images_to_float
+from .._checks import check_bool, check_float, check_int, check_real, check_tensor
+from ._devices import check_generator, check_module_device, seeded_generator
+from .surrogate import _to_model_dtype, images_to_float
 
 __all__ = ["chevalier_step", "ChevalierLayer", "ChevalierSpiking", "ChevalierNonSpiking",
            "CHEVALIER_TIME_STEPS",
@@ -47,9 +48,9 @@ def chevalier_step(current: torch.Tensor, inner_prev: torch.Tensor, decay: float
     Args:
         current: ``fc(x)`` of this step.
         inner_prev: the inner state after the previous step (zeros at the first).
-        decay: multiplier of the previous inner state.
-        threshold: ``out = relu(inner - threshold)``.
-        penalty: a neuron with ``out > 0`` loses ``penalty / threshold * inner``.
+        decay: multiplier of the previous inner state, in ``[0, 1]``.
+        threshold: ``out = relu(inner - threshold)``, > 0.
+        penalty: a neuron with ``out > 0`` loses ``penalty / threshold * inner``; >= 0.
 
     Shape:
         - Input: ``current`` and ``inner_prev`` ``[batch, neurons]``.
@@ -67,10 +68,23 @@ def chevalier_step(current: torch.Tensor, inner_prev: torch.Tensor, decay: float
     fn = "chevalier_step"
     check_tensor(fn, "current", current, ndim=2, axes="[batch, neurons]")
     check_tensor(fn, "inner_prev", inner_prev, ndim=2, axes="[batch, neurons]")
+    check_float(fn, "current", current)
+    check_float(fn, "inner_prev", inner_prev)
     if inner_prev.shape != current.shape:
         raise ValueError(f"{fn}: inner_prev has shape {tuple(inner_prev.shape)}, "
                          f"expected {tuple(current.shape)}")
+    if inner_prev.device != current.device:
+        raise ValueError(f"{fn}: inner_prev must be on the device of current ({current.device}), got "
+                         f"{inner_prev.device}")
+    decay, threshold, penalty = _constants(fn, decay, threshold, penalty)
     return _step(current, inner_prev, decay, threshold, penalty)
+
+
+def _constants(fn: str, decay, threshold, penalty) -> tuple[float, float, float]:
+    """``decay`` in [0, 1], ``threshold`` > 0, ``penalty`` >= 0, as floats."""
+    return (check_real(fn, "decay", decay, minimum=0.0, maximum=1.0),
+            check_real(fn, "threshold", threshold, minimum=0.0, strict_min=True),
+            check_real(fn, "penalty", penalty, minimum=0.0))
 
 
 def _step(current, inner_prev, decay, threshold, penalty):
@@ -108,15 +122,19 @@ class ChevalierLayer(nn.Module):
         self.fc = nn.Linear(check_int(fn, "n_inputs", n_inputs, minimum=1),
                             check_int(fn, "n_neurons", n_neurons, minimum=1))
         nn.init.xavier_uniform_(self.fc.weight)  # the post initialises every parameter with dim >= 2
-        self.decay = check_real(fn, "decay", decay)
-        self.threshold = check_real(fn, "threshold", threshold, minimum=0.0, strict_min=True)
-        self.penalty = check_real(fn, "penalty", penalty)
+        self.decay, self.threshold, self.penalty = _constants(fn, decay, threshold, penalty)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Delayed ``(inner, out)`` ``[batch, time, n_neurons]`` of the inputs ``x``
         ``[batch, time, n_inputs]``."""
-        check_tensor("ChevalierLayer.forward", "x", x, ndim=3, axes="[batch, time, n_inputs]")
-        currents = self.fc(x).unbind(1)           # all steps at once: the layer is feedforward in x
+        fn = "ChevalierLayer.forward"
+        check_tensor(fn, "x", x, ndim=3, axes="[batch, time, n_inputs]")
+        check_float(fn, "x", x)
+        if x.shape[2] != self.fc.in_features:
+            raise ValueError(f"{fn}: x must have {self.fc.in_features} inputs per step (n_inputs), got shape "
+                             f"{tuple(x.shape)}")
+        check_module_device(fn, "x", x, self)
+        currents = self.fc(_to_model_dtype(x, self)).unbind(1)  # all steps at once: feedforward in x
         inner = torch.zeros_like(currents[0])
         inners, outs = [inner], [torch.zeros_like(inner)]   # step 0 returns zeros
         for current in currents[:-1]:             # the last step's state is never returned
@@ -130,9 +148,9 @@ class ChevalierLayer(nn.Module):
                 "delayed by one step")
 
 
-def _normalised(fn: str, images) -> torch.Tensor:
+def _normalised(fn: str, images, network: str) -> torch.Tensor:
     """``ToTensor`` then ``Normalize(mean=0.5, std=1.0)``: pixels in ``[-0.5, 0.5]``, ``[batch, 784]``."""
-    return images_to_float(fn, images).flatten(1) - 0.5
+    return images_to_float(fn, images, network).flatten(1) - 0.5
 
 
 class ChevalierSpiking(nn.Module):
@@ -144,6 +162,17 @@ class ChevalierSpiking(nn.Module):
         hidden: neurons of layer 1 (100).
         eval_seed: seed of the input noise in eval mode when no generator is given (eval is then
             deterministic).
+
+    Devices: the network computes on the device of its parameters (``net.to(device)``); the images
+    must be on it (else ``ValueError``) and the noise is drawn there: from ``generator``, which must
+    be on the images' device, else in eval mode from a generator created on that device and seeded
+    ``eval_seed``, else from that device's global generator (on the CPU the same draws as before
+    devices were supported).
+
+    Images: pixel values as floats in ``[0, 1]`` (torchvision's ``ToTensor``) or as ``uint8``
+    0..255 (divided by 255), 28 x 28 digits (:func:`snnbook.models.surrogate.images_to_float`);
+    floats outside ``[0, 1]`` (0..255 floats: divide by 255 or pass uint8), NaN and other sizes
+    raise ``ValueError``.
 
     Shape:
         - Input: ``[batch, 28, 28]`` (uint8 0..255 or float in [0, 1]), ``[batch, 1, 28, 28]`` or
@@ -170,11 +199,17 @@ class ChevalierSpiking(nn.Module):
                 return_record: bool = False):
         """Log-probabilities ``[batch, 10]``; ``generator`` draws the input noise (default: the
         global RNG in training mode, a fresh generator seeded ``eval_seed`` in eval mode). With
-        ``return_record``, also per layer its output events (``out > 0``) per digit ``[batch]``."""
-        x = _normalised("ChevalierSpiking.forward", images)
+        ``return_record``, also per layer its output events (``out > 0``) per digit ``[batch]``.
+        The noise is drawn on the images' device, which must be the parameters' (class docstring)."""
+        fn = "ChevalierSpiking.forward"
+        check_bool(fn, "return_record", return_record)
+        x = _normalised(fn, images, "ChevalierSpiking")
+        check_generator(fn, "generator", generator, x, "images")
+        check_module_device(fn, "images", x, self)
+        x = _to_model_dtype(x, self)
         if generator is None and not self.training:
-            generator = torch.Generator().manual_seed(self.eval_seed)
-        noise = torch.rand(x.shape[0], self.time_steps, x.shape[1], generator=generator)
+            generator = seeded_generator(self.eval_seed, x.device)
+        noise = torch.rand(x.shape[0], self.time_steps, x.shape[1], generator=generator, device=x.device)
         _, out1 = self.layer1(noise * x.unsqueeze(1))
         inner2, out2 = self.layer2(out1)
         logp = torch.log_softmax(inner2.mean(1), dim=-1)
@@ -182,10 +217,10 @@ class ChevalierSpiking(nn.Module):
             return logp
         events1 = (out1 > 0).flatten(1).sum(1).float()
         record = {"input_layer_macs": torch.full((x.shape[0],), float(784 * self.layer1.fc.out_features
-                                                                       * self.time_steps)),
+                                                                       * self.time_steps), device=x.device),
                   "layer1": {"spikes": events1, "synops": events1 * 10},
                   "layer2": {"spikes": (out2 > 0).flatten(1).sum(1).float(),
-                             "synops": torch.zeros(x.shape[0])}}
+                             "synops": torch.zeros(x.shape[0], device=x.device)}}
         return logp, record
 
     def extra_repr(self) -> str:
@@ -196,6 +231,11 @@ class ChevalierSpiking(nn.Module):
 class ChevalierNonSpiking(nn.Module):
     """The non-spiking twin: ``Linear(784, 100)``, ReLU, ``Linear(100, 10)``, log-softmax (PyTorch's
     default initialisation; no noise).
+
+    Devices: the network computes on the device of its parameters; the images must be on it (else
+    ``ValueError``).
+
+    Images: as :class:`ChevalierSpiking` (floats in ``[0, 1]`` or ``uint8`` 0..255).
 
     Shape:
         - Input: ``[batch, 28, 28]`` (uint8 0..255 or float in [0, 1]), ``[batch, 1, 28, 28]`` or
@@ -217,9 +257,16 @@ class ChevalierNonSpiking(nn.Module):
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None,
                 return_record: bool = False):
         """Log-probabilities ``[batch, 10]`` (``generator`` is ignored: there is no noise)."""
-        x = _normalised("ChevalierNonSpiking.forward", images)
+        fn = "ChevalierNonSpiking.forward"
+        check_bool(fn, "return_record", return_record)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"{fn}: generator must be a torch.Generator or None (it is ignored), got "
+                            f"{type(generator).__name__}")
+        x = _normalised(fn, images, "ChevalierNonSpiking")
+        check_module_device(fn, "images", x, self)
+        x = _to_model_dtype(x, self)
         logp = torch.log_softmax(self.fc2(torch.relu(self.fc1(x))), dim=-1)
         if not return_record:
             return logp
         macs = float(784 * self.fc1.out_features + self.fc1.out_features * 10)
-        return logp, {"input_layer_macs": torch.full((x.shape[0],), macs)}
+        return logp, {"input_layer_macs": torch.full((x.shape[0],), macs, device=x.device)}

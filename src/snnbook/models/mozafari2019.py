@@ -29,11 +29,16 @@ import torch
 from torch import nn
 
 from .. import _engine, competition, layers, plasticity, retina
-from .._checks import check_bool, check_int, check_real, check_tensor
+from .._checks import (check_bool, check_entry_range, check_int, check_pixels, check_real, check_state_dict,
+                       check_tensor, value_range)
 from ..coding import latency_times, times_to_wave, wave_to_times
+from ._devices import cpu_engine_input
 
 __all__ = ["Mozafari2019", "TIME_STEPS", "DOG_PADDING", "DOG_THRESHOLD", "LOCAL_NORM_RADIUS",
-           "WEIGHT_MEAN", "WEIGHT_STD", "S1", "S2", "S3", "RSTDP_BLOCK"]
+           "WEIGHT_MEAN", "WEIGHT_STD", "S1", "S2", "S3", "RSTDP_BLOCK", "IMAGE_SIZE"]
+
+#: Height and width of the digits the network is built for (MNIST): S3 then sees 4 x 4 positions.
+IMAGE_SIZE = 28
 
 #: Time steps of the latency code.
 TIME_STEPS = 15
@@ -109,9 +114,18 @@ class Mozafari2019(nn.Module):
             2018 paper's reference code does. Masks are drawn from ``seed`` and a counter, so
             runs and resumed runs are reproducible.
 
+    Images: :meth:`encode` takes 28 x 28 digits with pixel values 0..255, as ``uint8`` (what
+    :func:`snnbook.data.mnist_tensors` returns) or as floats 0..255 (the reference example's
+    ``ToTensor() * 255``). [0, 1] floats (``ToTensor()`` alone, the gradient networks' convention)
+    are refused with a ``ValueError`` that says to multiply by 255 (in 0..255 they would be
+    nearly black: no input spike, every decision silent), and so are values outside 0..255 and
+    other sizes (the decision layer is built for 4 x 4 positions, i.e. 28 x 28 digits).
+
     Shape:
-        - Input of :meth:`forward`: first-spike times ``uint8 [batch, 6, 28, 28]`` (from
-          :meth:`encode`) or a cumulative spike-wave ``[batch, time, 6, 28, 28]``.
+        - Input of :meth:`encode`: ``[batch, 28, 28]`` or ``[batch, 1, 28, 28]``, 0..255.
+        - Input of :meth:`forward`: first-spike times ``uint8 [batch, 6, 28, 28]`` in
+          ``0..time_steps`` (from :meth:`encode`; ``time_steps`` = no spike) or a cumulative 0/1
+          spike-wave ``[batch, time_steps, 6, 28, 28]``.
         - Output: decisions ``[batch]`` (class, ``-1`` where silent).
 
     Attributes:
@@ -120,6 +134,15 @@ class Mozafari2019(nn.Module):
 
     ``model.eval()`` freezes every learned quantity: :meth:`learn_stdp` and :meth:`learn_rstdp` then
     only compute (weights, rates, schedules and counters stay as they are).
+
+    Weights: the engines assume finite weights ``>= 0`` (potentials never decrease) in float32 or
+    float64; every entry point refuses others with a ``ValueError`` (checked once after each change
+    of a weight tensor), and :meth:`load_state_dict` checks a state dict before loading it.
+
+    Devices: CPU-only engine (compiled event-driven code): the model stays on the CPU (moved to
+    another device, every entry point raises a ``ValueError``); inputs on another device are moved
+    to the CPU by :meth:`encode`, :meth:`forward`, :meth:`s3_input`, :meth:`learn_stdp`,
+    :meth:`learn_rstdp` and :meth:`classify_s3`, and their outputs are CPU tensors.
 
     Example:
         >>> from snnbook import data
@@ -172,28 +195,34 @@ class Mozafari2019(nn.Module):
         Args:
             images: digits, ``uint8`` 0..255 ``[batch, 28, 28]`` or ``[batch, 1, 28, 28]`` (converted
                 as ``ToTensor() * 255``, i.e. ``k / 255 * 255`` in float32, as the reference example
-                does), or floating-point values 0..255 (used as they are).
+                does), or floating-point values 0..255 (used as they are). [0, 1] floats, values
+                outside 0..255 and other sizes raise ``ValueError`` (class docstring).
 
         Shape:
-            - Input: ``[batch, 28, 28]`` or ``[batch, 1, height, width]``
-            - Output: ``[batch, 6, height, width]`` (``uint8`` first-spike times; ``time_steps`` = never)
+            - Input: ``[batch, 28, 28]`` or ``[batch, 1, 28, 28]``
+            - Output: ``[batch, 6, 28, 28]`` (``uint8`` first-spike times; ``time_steps`` = never)
 
         Returns:
             The first-spike times of the coded input, computed in chunks (bounded memory).
         """
         fn = "Mozafari2019.encode"
-        check_tensor(fn, "images", images, ndim=(3, 4), axes="[batch, (1,) height, width]")
+        images = cpu_engine_input(fn, self, images)  # CPU-only engine (class docstring)
+        check_tensor(fn, "images", images, ndim=(3, 4), axes="[batch, 28, 28] or [batch, 1, 28, 28]", finite=False)
+        if images.dtype != torch.uint8 and not images.is_floating_point():
+            raise TypeError(f"{fn}: images must be uint8 (0..255) or floating point (0..255), got {images.dtype}")
         x = images.unsqueeze(1) if images.dim() == 3 else images
         if x.shape[1] != 1:
             raise ValueError(f"{fn}: images must have one channel, got shape {tuple(images.shape)}")
+        if tuple(x.shape[2:]) != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"{fn}: images must be {IMAGE_SIZE} x {IMAGE_SIZE} digits (the network's decision "
+                             f"layer is built for them), got shape {tuple(images.shape)}")
+        check_pixels(fn, "images", images, 255, "Mozafari2019")  # 0..255, not [0, 1] floats (class docstring)
         out = torch.empty((x.shape[0], 6) + tuple(x.shape[2:]), dtype=torch.uint8)
         dog_threshold = torch.tensor(DOG_THRESHOLD, dtype=self.dog_kernels.dtype)
         for lo in range(0, x.shape[0], _ENCODE_CHUNK):
             chunk = x[lo:lo + _ENCODE_CHUNK]
             if chunk.dtype == torch.uint8:
                 chunk = chunk.float().div(255).mul(255)
-            elif not chunk.is_floating_point():
-                raise TypeError(f"{fn}: images must be uint8 or floating point, got {images.dtype}")
             if lo == 0:  # the readable functions' checks, once (images were checked above)
                 retina.local_normalization(retina.filter_bank(chunk[:1].float(), self.dog_kernels,
                                                               padding=DOG_PADDING, threshold=DOG_THRESHOLD),
@@ -211,24 +240,56 @@ class Mozafari2019(nn.Module):
         return out
 
     def _times(self, fn: str, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (checked) as uint8 first-spike times ``[batch, 6, 28, 28]`` in ``0..time_steps``."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{fn}: x must be a tensor (times [batch, 6, 28, 28] or a wave "
                             f"[batch, time, 6, 28, 28]), got {type(x).__name__}")
+        size = (IMAGE_SIZE, IMAGE_SIZE)
+        check_tensor(fn, "x", x, ndim=(4, 5), axes="[batch, 6, 28, 28] (times) or [batch, time, 6, 28, 28] (wave)",
+                     finite=False)
         if x.dim() == 5:
             if x.shape[1] != self.time_steps:
-                raise ValueError(f"{fn}: the wave has {x.shape[1]} steps, the model {self.time_steps}")
-            x = wave_to_times(x)
-        check_tensor(fn, "x", x, ndim=4, axes="[batch, 6, height, width]", finite=False)
+                raise ValueError(f"{fn}: the wave x has {x.shape[1]} steps, the model {self.time_steps}")
+            if x.shape[2] != 6 or tuple(x.shape[3:]) != size:
+                raise ValueError(f"{fn}: the wave x must be [batch, {self.time_steps}, 6, 28, 28] (6 input channels, "
+                                 f"the DoG maps of 28 x 28 digits), got shape {tuple(x.shape)}")
+            try:
+                x = wave_to_times(x)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{fn}: x is not a cumulative 0/1 spike-wave ({err})") from None
         if x.dtype != torch.uint8:
             raise TypeError(f"{fn}: x must be uint8 first-spike times (Mozafari2019.encode) or a spike-wave, "
                             f"got {x.dtype}")
         if x.shape[1] != 6:
             raise ValueError(f"{fn}: x must have 6 input channels (the DoG maps), got shape {tuple(x.shape)}")
-        if x.shape[2] < 28 or x.shape[3] < 28:
-            raise ValueError(f"{fn}: x must be at least 28x28, got {tuple(x.shape[2:])}")
-        if int(x.max()) > self.time_steps:
-            raise ValueError(f"{fn}: times must lie in [0, {self.time_steps}], got {int(x.max())}")
+        if tuple(x.shape[2:]) != size:
+            raise ValueError(f"{fn}: x must be 28 x 28 (the maps of 28 x 28 digits, Mozafari2019.encode; the "
+                             f"decision layer is built for them), got {tuple(x.shape[2:])}")
+        hi = int(x.max())
+        if hi > self.time_steps:
+            raise ValueError(f"{fn}: x (first-spike times) must lie in [0, {self.time_steps}] (time_steps = no "
+                             f"spike), got values up to {hi}")
         return x.cpu()
+
+    def _check_weights(self, fn: str, layers=(1, 2, 3)) -> None:
+        """``ValueError``/``TypeError`` unless the weights of ``layers`` are finite, ``>= 0`` and
+        float32/float64 (class docstring): one reduction per weight tensor after each change (torch's
+        version counter; the engine's own in-place updates keep them valid)."""
+        for i in layers:
+            weight = getattr(self, f"conv{i}").weight
+            key = (weight._version, weight.data_ptr(), weight.dtype, tuple(weight.shape))
+            if self._cache.get(("checked", i)) == key:
+                continue
+            name = f"conv{i}.weight"
+            check_tensor(fn, name, weight.detach(), ndim=4, finite=False)
+            if weight.dtype not in (torch.float32, torch.float64):
+                raise TypeError(f"{fn}: {name} must be float32 or float64 (the engines' dtypes), got {weight.dtype}; "
+                                "call model.float()")
+            lo, hi = value_range(fn, name, weight.detach())
+            if lo < 0:
+                raise ValueError(f"{fn}: {name} must hold weights >= 0 (the engines assume potentials that never "
+                                 f"decrease), got values in [{lo:g}, {hi:g}]")
+            self._cache[("checked", i)] = key
 
     @staticmethod
     def _engine_arg(fn: str, engine) -> str:
@@ -267,8 +328,10 @@ class Mozafari2019(nn.Module):
             The bool map of C2 neurons that spiked.
         """
         fn = "Mozafari2019.s3_input"
+        x = cpu_engine_input(fn, self, x)  # CPU-only engine (class docstring)
         _engine.require(fn)
         times = self._times(fn, x)
+        self._check_weights(fn, (1, 2))
         out = torch.empty((times.shape[0], S2["features"], times.shape[2] // 2 // 3, times.shape[3] // 2 // 3),
                           dtype=torch.bool)
         for lo in range(0, times.shape[0], _CHUNK):
@@ -319,8 +382,9 @@ class Mozafari2019(nn.Module):
         r"""Decisions of the network (inference path, no pointwise inhibition, no learning).
 
         Args:
-            x: first-spike times ``uint8 [batch, 6, 28, 28]`` (:meth:`encode`) or a cumulative
-                spike-wave ``[batch, time, 6, 28, 28]``.
+            x: first-spike times ``uint8 [batch, 6, 28, 28]`` in ``0..time_steps`` (:meth:`encode`)
+                or a cumulative 0/1 spike-wave ``[batch, time_steps, 6, 28, 28]``; other shapes,
+                dtypes or times raise (class docstring).
             engine: ``"event"`` (compiled, chunked, parallel over the batch) or ``"dense"`` (the
                 readable functions, a few digits at a time).
             return_layers: also return each layer's first-spike times, S3's last-step potentials
@@ -336,10 +400,12 @@ class Mozafari2019(nn.Module):
             ``[batch, 1, 3]``).
         """
         fn = "Mozafari2019.forward"
+        x = cpu_engine_input(fn, self, x)  # CPU-only engine (class docstring)
         engine = self._engine_arg(fn, engine)
         times = self._times(fn, x)
         if not isinstance(return_layers, bool):
             raise TypeError(f"{fn}: return_layers must be a bool, got {return_layers!r}")
+        self._check_weights(fn)
         if engine == "dense":
             parts = [self._forward_dense(times[lo:lo + 16]) for lo in range(0, times.shape[0], 16)]
         else:
@@ -408,11 +474,13 @@ class Mozafari2019(nn.Module):
             The winners of each digit (``-1``-padded).
         """
         fn = "Mozafari2019.learn_stdp"
+        x = cpu_engine_input(fn, self, x)  # CPU-only engine (class docstring)
         layer = check_int(fn, "layer", layer)
         if layer not in (1, 2):
             raise ValueError(f"{fn}: layer must be 1 or 2 (S3 learns by learn_rstdp), got {layer!r}")
         engine = self._engine_arg(fn, engine)
         times = self._times(fn, x)
+        self._check_weights(fn, (1, 2))
         cfg = S1 if layer == 1 else S2
         with torch.no_grad():
             if engine == "dense":
@@ -513,7 +581,8 @@ class Mozafari2019(nn.Module):
             x: first-spike times ``[batch, 6, 28, 28]`` (or a spike-wave), or, with
                 ``s3_input=True``, the bool maps of :meth:`s3_input` ``[batch, 250, 4, 4]`` (the
                 cache of the training loop: S1 and S2 are frozen by then).
-            labels: true classes.
+            labels: true classes, integers in ``[0, 9]`` (another value raises ``ValueError``: no
+                decision could equal it, so every digit would be punished).
             engine: ``"event"`` or ``"dense"``.
             s3_input: ``x`` is already :meth:`s3_input` (event engine only).
 
@@ -526,6 +595,7 @@ class Mozafari2019(nn.Module):
             The decision made for each digit before its update.
         """
         fn = "Mozafari2019.learn_rstdp"
+        x, labels = cpu_engine_input(fn, self, x), cpu_engine_input(fn, self, labels)  # CPU-only engine
         engine = self._engine_arg(fn, engine)
         check_bool(fn, "s3_input", s3_input)
         check_tensor(fn, "labels", labels, ndim=1, axes="[batch]")
@@ -537,13 +607,11 @@ class Mozafari2019(nn.Module):
         if s3_input:
             if engine != "event":
                 raise ValueError(f"{fn}: s3_input=True needs engine='event'")
-            check_tensor(fn, "x", x, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
-            if x.dtype != torch.bool or x.shape[1] != S2["features"]:
-                raise TypeError(f"{fn}: with s3_input=True, x must be the bool [batch, 250, h, w] of s3_input, "
-                                f"got {x.dtype} {tuple(x.shape)}")
-            active = x.cpu()
+            active = self._active(fn, "x", x)
+            self._check_weights(fn, (3,))
         else:
             times = self._times(fn, x)
+            self._check_weights(fn)
         if labels.shape[0] != x.shape[0]:
             raise ValueError(f"{fn}: labels must have shape [batch={x.shape[0]}], got {tuple(labels.shape)}")
         labels = labels.long().cpu()
@@ -582,7 +650,8 @@ class Mozafari2019(nn.Module):
         if q.size and ok[0]:  # the same winners, two passes (int8 screen, exact candidates)
             w, _, _ = self._weight_state(3)
             run = _engine._screened_batch if batch else _engine._screened_serial
-            run(np.ascontiguousarray(active.numpy()), S3["pad"], q, w, kh, kw, tarr, flat)
+            run(np.ascontiguousarray(active.numpy()), S3["pad"], q, w, wt, kh, kw, tarr, flat,
+                _engine.screen_limit(kh, kw, w.shape[0]))
         else:
             run = _engine._readout_batch if batch else _engine._readout_serial
             run(np.ascontiguousarray(active.numpy()), S3["pad"], wt, kh, kw, steps, tarr, oh, ow,
@@ -595,7 +664,8 @@ class Mozafari2019(nn.Module):
         r"""Decisions from cached :meth:`s3_input` maps (fast evaluation of the decision layer).
 
         Args:
-            active: bool maps from :meth:`s3_input`.
+            active: bool maps from :meth:`s3_input` (another dtype raises ``TypeError``, another
+                shape ``ValueError``).
 
         Shape:
             - Input: ``[batch, 250, 4, 4]``
@@ -605,11 +675,23 @@ class Mozafari2019(nn.Module):
             The decisions (``-1`` silent).
         """
         fn = "Mozafari2019.classify_s3"
+        active = cpu_engine_input(fn, self, active)  # CPU-only engine (class docstring)
         _engine.require(fn)
-        check_tensor(fn, "active", active, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
+        active = self._active(fn, "active", active)
+        self._check_weights(fn, (3,))
+        return self._forward_event_s3(active)
+
+    @staticmethod
+    def _active(fn: str, name: str, active) -> torch.Tensor:
+        """The checked bool maps of :meth:`s3_input` ``[batch, 250, 4, 4]`` (on the CPU)."""
+        shape = (S2["features"],) + (IMAGE_SIZE // 2 // 3,) * 2
+        check_tensor(fn, name, active, ndim=4, axes="[batch, 250, 4, 4]", finite=False)
         if active.dtype != torch.bool:
-            raise TypeError(f"{fn}: active must be bool (from s3_input), got {active.dtype}")
-        return self._forward_event_s3(active.cpu())
+            raise TypeError(f"{fn}: {name} must be the bool maps of s3_input, got {active.dtype}")
+        if tuple(active.shape[1:]) != shape:
+            raise ValueError(f"{fn}: {name} must be the maps of s3_input, [batch, 250, 4, 4] (28 x 28 digits), got "
+                             f"shape {tuple(active.shape)}")
+        return active.cpu()
 
     def _draw_dropout(self) -> None:
         """A fresh S3 dropout mask (training with ``s3_dropout > 0`` only)."""
@@ -663,6 +745,19 @@ class Mozafari2019(nn.Module):
         self.rstdp_block[2] += 1
         if self.adaptive_rstdp and int(self.rstdp_block[2]) >= RSTDP_BLOCK:
             self._adapt_rstdp()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict`` after checking ``state_dict``: tensors of the model's shapes
+        and kinds, finite, weights ``>= 0`` (class docstring), counters ``>= 0``; else ``ValueError``
+        or ``TypeError`` naming the entry, and nothing is loaded."""
+        fn = "Mozafari2019.load_state_dict"
+        check_state_dict(fn, self, state_dict, strict, assign)
+        for i in (1, 2, 3):
+            check_entry_range(fn, state_dict, f"conv{i}.weight", low=0.0,
+                              what="weights; the engines assume potentials that never decrease")
+        for key in ("stdp1_count", "stdp2_count", "rstdp_block", "s3_dropout_state"):
+            check_entry_range(fn, state_dict, key, low=0, what="counters")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def extra_repr(self) -> str:
         return (f"time_steps={self.time_steps}, s3_features={self.conv3.weight.shape[0]}, "

@@ -63,7 +63,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int, check_real, check_tensor
+from .._checks import check_bool, check_int, check_pixels, check_real, check_tensor, value_range
 
 #: PSP time constant tau (ms).
 TAU_MS = 7.0
@@ -140,17 +140,26 @@ def srm_kernel_derivative(s: torch.Tensor, tau: float = TAU_MS) -> torch.Tensor:
     return _psp_slope(s if s.is_floating_point() else s.double(), tau)
 
 
-def _check_times_weight(fn: str, input_times, weight) -> None:
-    check_tensor(fn, "input_times", input_times, ndim=2, axes="[batch, n_in]", finite=False)
-    check_tensor(fn, "weight", weight, ndim=2, axes="[n_out, n_in]")
+def _check_input_times(fn: str, input_times, axes: str = "[batch, n_in]") -> None:
+    """Spike times (ms) ``[batch, n_in]``: floating point, each ``>= 0`` (the simulation starts at
+    0, where every potential is 0) or ``+inf`` (no spike); one reduction."""
+    check_tensor(fn, "input_times", input_times, ndim=2, axes=axes, finite=False)
     if not input_times.is_floating_point():
         raise TypeError(f"{fn}: input_times must be a floating-point tensor (ms; inf = no spike), "
                         f"got {input_times.dtype}")
+    lo = float(input_times.detach().amin())  # NaN propagates into the minimum
+    if math.isnan(lo):
+        raise ValueError(f"{fn}: input_times must be spike times >= 0 ms or +inf (no spike), got NaN")
+    if lo < 0:
+        raise ValueError(f"{fn}: input_times must be spike times >= 0 ms (the simulation starts at 0) or +inf "
+                         f"(no spike), got values down to {lo:g}")
+
+
+def _check_times_weight(fn: str, input_times, weight) -> None:
+    _check_input_times(fn, input_times)
+    check_tensor(fn, "weight", weight, ndim=2, axes="[n_out, n_in]")
     if not weight.is_floating_point():
         raise TypeError(f"{fn}: weight must be a floating-point tensor, got {weight.dtype}")
-    if bool(torch.isnan(input_times).any()) or bool((input_times == -math.inf).any()):
-        raise ValueError(f"{fn}: input_times must be finite spike times or +inf (no spike), "
-                         "got NaN or -inf")
     if input_times.shape[1] != weight.shape[1]:
         raise ValueError(f"{fn}: input_times has {input_times.shape[1]} inputs but weight expects "
                          f"{weight.shape[1]} (weight shape {tuple(weight.shape)})")
@@ -183,6 +192,8 @@ def potentials(input_times: torch.Tensor, weight: torch.Tensor, t: torch.Tensor,
     fn = "potentials"
     _check_times_weight(fn, input_times, weight)
     check_tensor(fn, "t", t, ndim=1, axes="[steps]")
+    if t.dtype == torch.bool:
+        raise TypeError(f"{fn}: t must hold times (ms), got {t.dtype}")
     tau = check_real(fn, "tau", tau, minimum=0.0, strict_min=True)
     return _grid_potentials(input_times.double(), weight.double(), t.double().to(weight.device), tau)
 
@@ -336,7 +347,16 @@ class SpikePropLayer(nn.Module):
         self.weight = nn.Parameter(torch.rand(n_out, n_in, generator=g, dtype=torch.float64) * weight_scale)
 
     def forward(self, input_times: torch.Tensor) -> torch.Tensor:
-        """Spike times ``[batch, n_out]`` of the layer for input times ``[batch, n_in]``."""
+        """Spike times ``[batch, n_out]`` of the layer for input times ``[batch, n_in]`` (ms, >= 0;
+        ``inf`` = no spike)."""
+        fn = "SpikePropLayer.forward"
+        _check_input_times(fn, input_times)
+        if input_times.shape[1] != self.weight.shape[1]:
+            raise ValueError(f"{fn}: input_times must have n_in={self.weight.shape[1]} inputs, got shape "
+                             f"{tuple(input_times.shape)}")
+        if input_times.device != self.weight.device:
+            raise ValueError(f"{fn}: input_times must be on the layer's device {self.weight.device}, got "
+                             f"{input_times.device}")
         return first_spike_times(input_times, self.weight, self.tau, self.threshold, self.t_max,
                                  self.dt, self.min_slope)
 
@@ -364,6 +384,7 @@ class SpikePropNet(nn.Sequential):
         fn = "SpikePropNet"
         if not isinstance(sizes, (tuple, list)) or len(sizes) < 2:
             raise ValueError(f"{fn}: sizes must be a tuple of at least two layer sizes, got {sizes!r}")
+        sizes = [check_int(fn, "sizes", n, minimum=1) for n in sizes]
         seed = check_int(fn, "seed", seed)
         super().__init__(*[SpikePropLayer(a, b, seed=seed + i, **layer_kwargs)
                            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))])
@@ -392,7 +413,8 @@ def spike_time_error(times: torch.Tensor, target_times: torch.Tensor) -> torch.T
 
 def latency_times(images: torch.Tensor, t_code: float = 10.0) -> torch.Tensor:
     """Latency code: a pixel of intensity ``x`` in ``[0, 1]`` (or 0..255 for uint8) fires once at
-    ``(1 - x) * t_code`` ms; a black pixel (``x = 0``) never fires (``inf``).
+    ``(1 - x) * t_code`` ms; a black pixel (``x = 0``) never fires (``inf``). Floats outside
+    ``[0, 1]`` (0..255 floats: divide by 255 or pass uint8), NaN and other integer dtypes raise.
 
     Shape:
         - Input: ``[batch, ...]`` (flattened after the batch axis)
@@ -405,14 +427,12 @@ def latency_times(images: torch.Tensor, t_code: float = 10.0) -> torch.Tensor:
     fn = "latency_times"
     check_tensor(fn, "images", images, ndim=(2, 3, 4), axes="[batch, ...]")
     t_code = check_real(fn, "t_code", t_code, minimum=0.0, strict_min=True)
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise TypeError(f"{fn}: images must be uint8 (0..255) or floating point (0..1), got {images.dtype}")
+    check_pixels(fn, "images", images, 1, "latency_times")
     x = images.reshape(images.shape[0], -1).double()
     if images.dtype == torch.uint8:
         x = x / 255.0
-    elif images.dtype == torch.bool or not images.is_floating_point():
-        raise TypeError(f"{fn}: images must be uint8 (0..255) or floating point (0..1), got {images.dtype}")
-    if bool((x < 0).any()) or bool((x > 1).any()):
-        raise ValueError(f"{fn}: floating-point images must lie in [0, 1], got values in "
-                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
     return torch.where(x > 0, (1.0 - x) * t_code, torch.full_like(x, math.inf))
 
 
@@ -435,9 +455,10 @@ def ttfs_targets(labels: torch.Tensor, n_classes: int, early: float, late: float
     late = check_real(fn, "late", late, minimum=0.0)
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise TypeError(f"{fn}: labels must be an integer tensor, got {labels.dtype}")
-    if bool((labels < 0).any()) or bool((labels >= n_classes).any()):
-        raise ValueError(f"{fn}: labels must lie in [0, {n_classes}), got values in "
-                         f"[{int(labels.min())}, {int(labels.max())}]")
+    lo, hi = value_range(fn, "labels", labels)
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(f"{fn}: labels must lie in [0, {n_classes}) (n_classes={n_classes}), got values in "
+                         f"[{lo:.0f}, {hi:.0f}]")
     if not early < late:
         raise ValueError(f"{fn}: early must be < late, got early={early}, late={late}")
     out = torch.full((labels.shape[0], n_classes), late, dtype=torch.float64, device=labels.device)
@@ -459,6 +480,8 @@ def ttfs_classify(times: torch.Tensor, t_max: float = T_MAX_MS) -> torch.Tensor:
     """
     fn = "ttfs_classify"
     check_tensor(fn, "times", times, ndim=2, axes="[batch, n_out]")
+    if times.dtype == torch.bool:
+        raise TypeError(f"{fn}: times must be spike times (ms), got {times.dtype}")
     t_max = check_real(fn, "t_max", t_max, minimum=0.0, strict_min=True)
     best, idx = times.min(1)
     return torch.where(best < t_max, idx, torch.full_like(idx, -1))
@@ -492,8 +515,8 @@ def train_spikeprop(model: nn.Module, input_times: torch.Tensor, target_times: t
 
     Args:
         model: the network; its weights are updated in place.
-        input_times: input spike times (ms, ``inf`` = no spike).
-        target_times: desired output spike times (ms).
+        input_times: input spike times (ms, >= 0; ``inf`` = no spike).
+        target_times: desired output spike times (ms, finite, >= 0).
         epochs: passes over the patterns.
         lr: learning rate (weight per ms^2 of error gradient).
         batch_size: patterns per update (all of them when None).
@@ -520,8 +543,14 @@ def train_spikeprop(model: nn.Module, input_times: torch.Tensor, target_times: t
     fn = "train_spikeprop"
     if not isinstance(model, nn.Module) or not any(isinstance(m, SpikePropLayer) for m in model.modules()):
         raise TypeError(f"{fn}: model must be a SpikePropLayer or SpikePropNet, got {type(model).__name__}")
-    check_tensor(fn, "input_times", input_times, ndim=2, axes="[patterns, n_in]", finite=False)
+    _check_input_times(fn, input_times, "[patterns, n_in]")
     check_tensor(fn, "target_times", target_times, ndim=2, axes="[patterns, n_out]")
+    if not target_times.is_floating_point():
+        raise TypeError(f"{fn}: target_times must be a floating-point tensor (ms), got {target_times.dtype}")
+    lo, _ = value_range(fn, "target_times", target_times)
+    if lo < 0:
+        raise ValueError(f"{fn}: target_times must be spike times >= 0 ms (a neuron cannot fire before the "
+                         f"simulation starts), got values down to {lo:g}")
     if input_times.shape[0] != target_times.shape[0]:
         raise ValueError(f"{fn}: input_times has {input_times.shape[0]} patterns but target_times has "
                          f"{target_times.shape[0]}")
@@ -611,11 +640,20 @@ def ttfs_digits(classes=(0, 1, 2), n_train: int = 300, n_test: int = 300, hidden
     from .. import data
     fn = "ttfs_digits"
     if not isinstance(classes, (tuple, list)) or len(classes) < 2 or len(set(classes)) != len(classes) \
-            or not all(isinstance(c, int) and 0 <= c <= 9 for c in classes):
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for c in classes):
         raise ValueError(f"{fn}: classes must be at least two distinct digits 0..9, got {classes!r}")
     n_train = check_int(fn, "n_train", n_train, minimum=1)
     n_test = check_int(fn, "n_test", n_test, minimum=1)
     seed = check_int(fn, "seed", seed)
+    # the arguments of the later steps, checked before any digit is loaded
+    check_int(fn, "epochs", epochs, minimum=0)
+    check_real(fn, "lr", lr, minimum=0.0, strict_min=True)
+    if hidden is not None:
+        check_int(fn, "hidden", hidden, minimum=1)
+    early = check_real(fn, "early", early, minimum=0.0)
+    late = check_real(fn, "late", late, minimum=0.0)
+    if not early < late:
+        raise ValueError(f"{fn}: early must be < late, got early={early}, late={late}")
 
     def pick(train, n):
         images, labels = data.mnist_tensors(train=train)

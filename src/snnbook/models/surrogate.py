@@ -45,9 +45,10 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int, check_real, check_tensor
+from .._checks import check_bool, check_int, check_pixels, check_real, check_tensor
 from ..coding import poisson_spikes
 from ..neurons import ArctanSpike, FastSigmoidSpike, SigmoidSpike
+from ._devices import check_generator, check_module_device, seeded_generator
 
 __all__ = ["SURROGATES", "spike_function", "surrogate_derivative", "LIF", "SurrogateFC",
            "SurrogateConv", "FC_BETA", "FC_TIME_STEPS", "CONV_BETA", "CONV_TIME_STEPS", "images_to_float"]
@@ -122,6 +123,8 @@ def surrogate_derivative(surrogate: str, x: torch.Tensor, scale: float | None = 
     fn = "surrogate_derivative"
     _, k = _surrogate_and_scale(fn, surrogate, scale)
     check_tensor(fn, "x", x)
+    if not x.is_floating_point():
+        raise TypeError(f"{fn}: x must be a floating-point tensor (points v - threshold), got {x.dtype}")
     if surrogate == "fast_sigmoid":
         return 1.0 / (k * x.abs() + 1.0) ** 2
     if surrogate == "arctan":
@@ -150,6 +153,8 @@ def surrogate_primitive(surrogate: str, x: torch.Tensor, scale: float | None = N
     fn = "surrogate_primitive"
     _, k = _surrogate_and_scale(fn, surrogate, scale)
     check_tensor(fn, "x", x)
+    if not x.is_floating_point():
+        raise TypeError(f"{fn}: x must be a floating-point tensor (points v - threshold), got {x.dtype}")
     if surrogate == "fast_sigmoid":
         return x / (1 + k * x.abs())
     if surrogate == "arctan":
@@ -157,37 +162,50 @@ def surrogate_primitive(surrogate: str, x: torch.Tensor, scale: float | None = N
     return torch.sigmoid(k * x)
 
 
-def images_to_float(fn: str, images) -> torch.Tensor:
+#: The image shapes the MNIST networks take (after the batch axis).
+_IMAGE_SHAPES = ((28, 28), (1, 28, 28), (784,))
+
+
+def images_to_float(fn: str, images, network: str | None = None) -> torch.Tensor:
     """MNIST digits as float32 in ``[0, 1]``: uint8 (0..255) is divided by 255, floats are checked.
+
+    The convention of the gradient networks (:class:`SurrogateFC`, :class:`SurrogateConv`,
+    :class:`~snnbook.models.chevalier.ChevalierSpiking`, ...): floating-point pixels in ``[0, 1]``
+    (torchvision's ``ToTensor``), or ``uint8`` 0..255, divided by 255 here. Floats outside
+    ``[0, 1]`` (e.g. 0..255 floats), NaN, other integer dtypes and other sizes are refused.
 
     Args:
         fn: the calling function's name (for error messages).
         images: uint8 or floating-point images ``[batch, 28, 28]``, ``[batch, 1, 28, 28]`` or
             ``[batch, 784]``.
+        network: the network named in a convention error (default: the class in ``fn``).
 
     Returns:
         float32 ``[batch, 1, 28, 28]`` in ``[0, 1]``.
     """
     check_tensor(fn, "images", images, ndim=(2, 3, 4),
-                 axes="[batch, 28, 28], [batch, 1, 28, 28] or [batch, 784]")
-    if images.dtype == torch.bool or images.is_complex():
+                 axes="[batch, 28, 28], [batch, 1, 28, 28] or [batch, 784]", finite=False)
+    if images.dtype != torch.uint8 and not images.is_floating_point():
         raise TypeError(f"{fn}: images must be uint8 (0..255) or floating point in [0, 1], "
                         f"got {images.dtype}")
-    if images[0].numel() != 784:
-        raise ValueError(f"{fn}: images must hold 784 pixels per digit (28 x 28), "
-                         f"got shape {tuple(images.shape)}")
+    if tuple(images.shape[1:]) not in _IMAGE_SHAPES:
+        raise ValueError(f"{fn}: images must be 28 x 28 digits, [batch, 28, 28], [batch, 1, 28, 28] or "
+                         f"[batch, 784] (784 pixels per digit), got shape {tuple(images.shape)}")
     if images.dtype == torch.uint8:
         x = images.float() / 255.0
-    elif images.is_floating_point():
-        x = images.float()
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(f"{fn}: floating-point images must lie in [0, 1], "
-                             f"got values in [{lo:g}, {hi:g}]")
     else:
-        raise TypeError(f"{fn}: images must be uint8 (0..255) or floating point in [0, 1], "
-                        f"got {images.dtype}")
+        check_pixels(fn, "images", images, 1, network or fn.split(".")[0])
+        x = images.float()
     return x.reshape(x.shape[0], 1, 28, 28)
+
+
+def _to_model_dtype(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """``x`` in the floating-point dtype of ``module``'s parameters (float32 input of a model
+    converted with ``.double()``, say); unchanged where they agree."""
+    first = next(module.parameters(), None)
+    if first is not None and first.is_floating_point() and x.dtype != first.dtype:
+        return x.to(first.dtype)
+    return x
 
 
 class LIF(nn.Module):
@@ -196,7 +214,8 @@ class LIF(nn.Module):
     Per step ``t``: ``v[t] = beta v[t-1] + I[t] - threshold s[t-1]``, ``s[t] = H(v[t] - threshold)``
     (snnTorch's ``Leaky``; the reset term is detached from the graph, as snnTorch does by default).
     The state ``(v, s)`` is kept between calls until :meth:`reset_state`; the networks reset it at
-    the start of each forward.
+    the start of each forward. The kept state follows the module's device and dtype (``.to``,
+    ``.cuda``, ``.double``, ...); currents on another device than a kept state raise a ``ValueError``.
 
     Args:
         beta: membrane decay per step, in ``[0, 1]``.
@@ -244,6 +263,10 @@ class LIF(nn.Module):
         """
         check_tensor("LIF.run", "currents", currents, ndim=tuple(range(2, 8)), axes="[batch, time, *]",
                      finite=False)
+        if self.v is not None and self.v.device != currents.device:
+            raise ValueError(f"LIF.run: currents must be on the device of the kept state {self.v.device}, got "
+                             f"currents on {currents.device}; call reset_state() first or move the module "
+                             "(the state follows .to())")
         steps = currents.unbind(1)  # (one backward node for all steps, unlike currents[:, t])
         v = self.v if self.v is not None else torch.zeros_like(steps[0])
         s = self.s if self.s is not None else torch.zeros_like(steps[0])
@@ -261,6 +284,16 @@ class LIF(nn.Module):
         """Spikes ``[batch, time, *]`` of :meth:`run`."""
         return self.run(currents)[0]
 
+    def _apply(self, fn, *args, **kwargs):
+        # .to / .cuda / .double ... convert the kept state too (it is no parameter or buffer:
+        # it holds the graph of the last steps, so it is converted like any tensor, differentiably)
+        super()._apply(fn, *args, **kwargs)
+        if self.v is not None:
+            self.v = fn(self.v)
+        if self.s is not None:
+            self.s = fn(self.s)
+        return self
+
     def extra_repr(self) -> str:
         return (f"beta={self.beta:g}, threshold={self.threshold:g}, reset=subtract, "
                 f"surrogate={self.surrogate}({self.scale:g})")
@@ -273,13 +306,14 @@ def _per_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return y.reshape(b, t, *y.shape[1:])
 
 
-def _fanout(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+def _fanout(module: nn.Module, shape: tuple[int, ...], device=None) -> torch.Tensor:
     """Synapses leaving each input of ``module`` (``nn.Linear`` or ``nn.Conv2d``); ``shape``: one
-    input's shape (no batch)."""
+    input's shape (no batch); ``device``: where to count them (default: the CPU)."""
     if isinstance(module, nn.Linear):
-        return torch.full(shape, float(module.out_features))
-    ones_out = torch.ones(1, module.out_channels, *_conv_out(module, shape[1:]))
-    ones_w = torch.ones(module.out_channels, module.in_channels // module.groups, *module.kernel_size)
+        return torch.full(shape, float(module.out_features), device=device)
+    ones_out = torch.ones(1, module.out_channels, *_conv_out(module, shape[1:]), device=device)
+    ones_w = torch.ones(module.out_channels, module.in_channels // module.groups, *module.kernel_size,
+                        device=device)
     counts = nn.functional.conv_transpose2d(ones_out, ones_w, stride=module.stride, padding=module.padding,
                                             dilation=module.dilation, groups=module.groups)
     return counts[0, :, :shape[1], :shape[2]]
@@ -320,7 +354,7 @@ class _SpikingSequential(nn.Module):
                 record[pending] = {"spikes": x.detach().flatten(2).sum((1, 2))}
                 continue
             if isinstance(m, (nn.Linear, nn.Conv2d)) and pending is not None:
-                fanout = _fanout(m, tuple(x.shape[2:]))
+                fanout = _fanout(m, tuple(x.shape[2:]), x.device)
                 record[pending]["synops"] = (x.detach() * fanout).flatten(1).sum(1)
                 pending = None
             x = m(x) if constant else _per_step(m, x)
@@ -343,6 +377,17 @@ class SurrogateFC(_SpikingSequential):
         eval_seed: seed of the input spikes in eval mode when no generator is given (so that eval
             is deterministic).
 
+    Devices: the network computes on the device of its parameters (``net.to(device)``); the images
+    must be on it (else ``ValueError``), the input spikes are drawn there: from ``generator``,
+    which must be on the images' device, else in eval mode from a generator created on that device
+    and seeded ``eval_seed``, else from that device's global generator (on the CPU the same draws
+    as before devices were supported).
+
+    Images: pixel values as floats in ``[0, 1]`` (torchvision's ``ToTensor``) or as ``uint8``
+    0..255 (divided by 255: what :func:`snnbook.data.mnist_tensors` returns), 28 x 28 digits
+    (:func:`images_to_float`). Floats outside ``[0, 1]`` (0..255 floats: divide by 255 or pass
+    uint8), NaN and other sizes raise ``ValueError``.
+
     Shape:
         - Input: ``[batch, 28, 28]`` (uint8 0..255 or float in [0, 1]), ``[batch, 1, 28, 28]`` or
           ``[batch, 784]``.
@@ -362,8 +407,10 @@ class SurrogateFC(_SpikingSequential):
         fn = "SurrogateFC"
         self.hidden = check_int(fn, "hidden", hidden, minimum=1)
         self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
-        if coding not in ("rate", "direct"):
+        if not isinstance(coding, str) or coding not in ("rate", "direct"):
             raise ValueError(f"{fn}: coding must be 'rate' or 'direct', got {coding!r}")
+        beta = check_real(fn, "beta", beta, minimum=0.0, maximum=1.0)
+        _check_surrogate(fn, surrogate)
         self.coding = coding
         self.eval_seed = check_int(fn, "eval_seed", eval_seed, minimum=0)
         self.net = nn.Sequential(nn.Linear(784, hidden), LIF(beta, 1.0, surrogate),
@@ -371,19 +418,27 @@ class SurrogateFC(_SpikingSequential):
 
     def encode(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Input of the first layer: rate-coded spikes ``[batch, time, 784]`` or the image
-        ``[batch, 784]``."""
-        x = images_to_float("SurrogateFC.encode", images).flatten(1)
+        ``[batch, 784]``, on the images' device (``generator``, if given, must be on it; in eval mode
+        without one, a generator seeded ``eval_seed`` is created there)."""
+        fn = "SurrogateFC.encode"
+        x = images_to_float(fn, images, "SurrogateFC").flatten(1)
+        check_generator(fn, "generator", generator, x, "images")
         if self.coding == "direct":
             return x
         if generator is None and not self.training:
-            generator = torch.Generator().manual_seed(self.eval_seed)
+            generator = seeded_generator(self.eval_seed, x.device)
         return poisson_spikes(x, self.time_steps, max_rate=1000.0, dt=1.0, generator=generator)
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None,
                 return_record: bool = False):
         """Output spikes and potentials ``[batch, time, 10]`` (and, with ``return_record``, per LIF
         layer its spikes and synaptic operations per digit, see ``_run``)."""
+        fn = "SurrogateFC.forward"
+        check_generator(fn, "generator", generator, images, "images")
+        check_bool(fn, "return_record", return_record)
         x = self.encode(images, generator)
+        check_module_device(fn, "images", x, self)
+        x = _to_model_dtype(x, self)
         spikes, potentials, record = self._run(x, constant=self.coding == "direct")
         if self.coding == "rate":  # the input spikes are synaptic events too
             record = {"input": {"spikes": x.flatten(1).sum(1), "synops": x.flatten(1).sum(1) * self.hidden},
@@ -414,6 +469,12 @@ class SurrogateConv(_SpikingSequential):
         surrogate: surrogate derivative name; ``scale`` its shape parameter.
         batchnorm: insert ``BatchNorm2d`` after each convolution (fold them with :meth:`fold_batchnorm`).
 
+    Devices: the network computes on the device of its parameters (``net.to(device)``); the images
+    must be on it (else ``ValueError``); it draws nothing at random.
+
+    Images: as :class:`SurrogateFC`: floats in ``[0, 1]`` or ``uint8`` 0..255 (divided by 255),
+    28 x 28 digits; floats outside ``[0, 1]``, NaN and other sizes raise ``ValueError``.
+
     Shape:
         - Input: ``[batch, 28, 28]`` (uint8 0..255 or float in [0, 1]), ``[batch, 1, 28, 28]`` or
           ``[batch, 784]``.
@@ -438,6 +499,8 @@ class SurrogateConv(_SpikingSequential):
         self.hidden = check_int(fn, "hidden", hidden, minimum=1)
         self.time_steps = check_int(fn, "time_steps", time_steps, minimum=1)
         check_bool(fn, "batchnorm", batchnorm)
+        beta = check_real(fn, "beta", beta, minimum=0.0, maximum=1.0)
+        _surrogate_and_scale(fn, surrogate, scale)
 
         def block(c_in, c_out):
             # batch norm after the pooling: 4x fewer values to normalise, and it still folds into the conv
@@ -451,14 +514,18 @@ class SurrogateConv(_SpikingSequential):
     def forward(self, images: torch.Tensor, return_record: bool = False):
         """Logits ``[batch, 10]`` (and, with ``return_record``, per LIF layer its spikes and
         synaptic operations per digit ``[batch]``, plus the MACs of the analog input layer)."""
-        x = images_to_float("SurrogateConv.forward", images)
+        fn = "SurrogateConv.forward"
+        check_bool(fn, "return_record", return_record)
+        x = images_to_float(fn, images, "SurrogateConv")
+        check_module_device(fn, "images", x, self)
+        x = _to_model_dtype(x, self)
         out, _, record = self._run(x, constant=True)
         logits = out.mean(1)
         if not return_record:
             return logits
         conv1 = self.net[0]
         macs = float(_fanout(conv1, (1, 28, 28)).sum()) * conv1.in_channels  # each pixel x its synapses
-        record = {"input_layer_macs": torch.full((x.shape[0],), macs), **record}
+        record = {"input_layer_macs": torch.full((x.shape[0],), macs, device=x.device), **record}
         return logits, record
 
     @torch.no_grad()

@@ -1,4 +1,5 @@
-"""Write the paired ``.ipynb`` of every executable chapter (``python -m snnbook._notebooks``).
+"""Write the paired ``.ipynb`` of every executable chapter (``python tools/book_notebooks.py book``,
+run by ``make notebooks``).
 
 Colab opens notebooks only, so each MyST chapter in ``book/`` with a ``kernelspec`` gets a
 notebook without outputs beside it. Cell ids are numbered (jupytext would draw random ones), so

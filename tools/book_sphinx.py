@@ -1,4 +1,5 @@
-"""A small Sphinx extension for the book's site (listed in _config.yml as an extra extension).
+"""A small Sphinx extension for the book's site (``tools/book_sphinx.py``, listed in _config.yml under
+``sphinx: local_extensions``; repository tooling, not part of the installed package).
 
 * Jupyter Book 1 registers sphinx-thebe's inline configuration script twice, which makes the
   browser report "Identifier 'THEBE_JS_URL' has already been declared" on every page: keep one
