@@ -12,7 +12,7 @@ Usage::
 
 ``python -m snnbook.train <network> ...`` is the same as ``snnbook train <network> ...``.
 
-Every network takes the same run options (declared once, :func:`_run_options`): ``--seed``,
+Every network takes the same run options (declared once, ``_run_options``): ``--seed``,
 ``--out`` (default ``runs/``; the published record ``results/`` is written only when named),
 ``--name``, ``--resume``, ``--force`` (replace an existing run), ``--keep-checkpoint``, ``--quick``
 (a small first run, well under a minute), ``--train-digits``, ``--test-digits``, ``--no-progress``
@@ -29,7 +29,7 @@ import logging
 import shlex
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 log = logging.getLogger("snnbook")
 

@@ -267,7 +267,7 @@ def train_events_stdp(*, seed: int = 0, n_neurons: int = 100, train_digits: int 
     (:func:`~snnbook.models.events_nets.frame_images`) of the first ``train_digits`` training
     digits, neuron labels from the last ``label_digits`` training digits, test on the test digits;
     writes ``{out}/{name}.json`` (default name ``events_stdp_diehl_cook2015_<N>-seed<S>``) and the
-    weights ``{out}/{name}.pt`` (:func:`snnbook.training.load_diehl_cook2015` loads them).
+    weights ``{out}/{name}.pt`` (:func:`~snnbook.training.diehl_cook2015.load_diehl_cook2015` loads them).
 
     Returns:
         dict: the results (also written as JSON).

@@ -279,7 +279,7 @@ def train_gradient(network: str, out: str | os.PathLike = DEFAULT_OUT, seed: int
 
     ``"chevalier"``: Chevalier's autograd SNN (``twin="spiking"``) or its non-spiking twin
     (``twin="nonspiking"``), SGD momentum 0.5, one epoch at each learning rate of ``lrs``, batch 1 000
-    (with ``epochs`` other than 3 and no ``lrs``: :func:`chevalier_lrs`).
+    (with ``epochs`` other than 3 and no ``lrs``: :func:`~snnbook.training.gradient.chevalier_lrs`).
     ``"surrogate_fc"``: snnTorch tutorial 5's LIF network, Adam lr 5e-4, batch 128, 1 epoch.
     ``"surrogate_conv"``: :class:`~snnbook.models.surrogate.SurrogateConv`, Adam with a one-cycle
     schedule (max ``lr``), batch 128. Digits are shuffled per epoch by a seeded permutation; the last
@@ -601,4 +601,4 @@ def summarize_gradient(network: str, out: str | os.PathLike = "results") -> dict
 
 __all__ = ["train_gradient", "random_shift", "evaluate_gradient", "load_gradient", "summarize_gradient",
             "GRADIENT_DEFAULTS",
-            "GRADIENT_PAPERS", "GRADIENT_DEVIATIONS", "QUICK"]
+            "GRADIENT_PAPERS", "GRADIENT_DEVIATIONS", "QUICK", "chevalier_lrs"]

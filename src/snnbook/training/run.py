@@ -295,7 +295,7 @@ def _infer_kind(state: dict) -> str | None:
 def load_weights(fn: str, path, kind: str) -> dict:
     """Read a weights file of the network ``kind`` and verify it before it is used.
 
-    A file inside the published record (:func:`snnbook._resources.published_dir`) must match
+    A file inside the published record (``snnbook._resources.published_dir()``) must match
     the SHA-256 its manifest lists; any other file must carry the digest of its tensors that
     :meth:`Run.save_weights` writes into it (:func:`tensor_digest`) and name its network
     (``"kind"``), or be a byte-for-byte copy of a file of the record. Reading uses
