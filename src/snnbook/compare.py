@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "ENERGY_SOURCE", "PUBLISHED", "SOURCES", "Row", "comparison_table",
-           "to_markdown", "to_html", "energy_nj", "mean_sd"]
+           "to_markdown", "to_html", "energy_nj", "mean_sd", "published_results"]
 
 #: Energy of one accumulate (32-bit float add, 45 nm; Horowitz 2014), picojoules.
 E_AC_PJ = 0.9
