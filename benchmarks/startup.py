@@ -43,7 +43,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "snnbook"
-TARGETS = {"cold_s": 20.0, "warm_s": 2.0}  # the targets for the first use, 2-core CPU
 ANNOUNCEMENT = "snnbook: compiling the event-driven engine's kernels"
 WORKLOADS = {
     "mozafari2019": "Mozafari2019(seed=0): encode 64 training digits, learn_stdp(1, times), eval()(times) "
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     load_start = list(os.getloadavg())
     record = {"command": "benchmarks/startup.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "git_commit": commit(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "quick": args.quick, "repeats": repeats, "targets": TARGETS, "workloads": {}}
+              "quick": args.quick, "repeats": repeats, "workloads": {}}
     tmp = Path(tempfile.mkdtemp(prefix="snnbook-startup-"))
     try:
         site = tmp / "site"
