@@ -697,6 +697,20 @@ def _check_imported(fn: str, module: nn.Module, x: torch.Tensor) -> None:
         raise ValueError(f"{fn}: x must be on the CPU (where the imported network is built), got x on {x.device}")
 
 
+def _check_reader_args(fn: str, graph, x, reset_mechanism):
+    """The checks that :func:`run_snntorch` and :func:`run_norse` share; returns the nir module."""
+    nir = _nir()
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"{fn}: graph must be a nir.NIRGraph, got {type(graph).__name__}")
+    _check_steps(fn, x)
+    if reset_mechanism is not None and not isinstance(reset_mechanism, str):
+        raise TypeError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r} "
+                        f"({type(reset_mechanism).__name__})")
+    if reset_mechanism not in (None, "subtract"):
+        raise ValueError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r}")
+    return nir
+
+
 def run_snntorch(graph, x: torch.Tensor, reset_mechanism: str | None = None) -> torch.Tensor:
     """Import ``graph`` with snnTorch's NIR reader (``snntorch.import_nir.import_from_nir``) and run
     it over the steps of ``x``, one digit at a time from rest (NIR shapes have no batch axis, and
@@ -728,15 +742,7 @@ def run_snntorch(graph, x: torch.Tensor, reset_mechanism: str | None = None) -> 
         from snntorch.import_nir import import_from_nir
     except ImportError as e:  # pragma: no cover - snntorch is in requirements.txt
         raise ImportError(f"{fn}: needs snnTorch (pip install snntorch)") from e
-    nir = _nir()
-    if not isinstance(graph, nir.NIRGraph):
-        raise TypeError(f"{fn}: graph must be a nir.NIRGraph, got {type(graph).__name__}")
-    _check_steps(fn, x)
-    if reset_mechanism is not None and not isinstance(reset_mechanism, str):
-        raise TypeError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r} "
-                        f"({type(reset_mechanism).__name__})")
-    if reset_mechanism not in (None, "subtract"):
-        raise ValueError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r}")
+    nir = _check_reader_args(fn, graph, x, reset_mechanism)
     _check_graph_input(fn, graph, x)
     with contextlib.redirect_stdout(io.StringIO()):  # the importer prints progress notes
         imported = import_from_nir(graph)
@@ -833,15 +839,7 @@ def run_norse(graph, x: torch.Tensor, reset_mechanism: str | None = None,
             from norse.torch.utils.import_nir import _import_norse_module
     except ImportError as e:  # pragma: no cover - norse is in requirements-nodeps.txt
         raise ImportError(f"{fn}: needs Norse (pip install --no-deps norse)") from e
-    nir = _nir()
-    if not isinstance(graph, nir.NIRGraph):
-        raise TypeError(f"{fn}: graph must be a nir.NIRGraph, got {type(graph).__name__}")
-    _check_steps(fn, x)
-    if reset_mechanism is not None and not isinstance(reset_mechanism, str):
-        raise TypeError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r} "
-                        f"({type(reset_mechanism).__name__})")
-    if reset_mechanism not in (None, "subtract"):
-        raise ValueError(f"{fn}: reset_mechanism must be None or 'subtract', got {reset_mechanism!r}")
+    nir = _check_reader_args(fn, graph, x, reset_mechanism)
     dt = _graph_dt(fn, graph, dt)
     for name, node in graph.nodes.items():
         kind = type(node).__name__
