@@ -62,7 +62,7 @@ chromium:
 
 book: venv vendor
 	rm -rf _build/html _build/jupyter_execute
-	SNNBOOK_STATIC=1 $(JB) build . -W -n --keep-going
+	SNNBOOK_STATIC=1 SNNBOOK_COMPILE_NOTICE=0 $(JB) build . -W -n --keep-going
 
 book-noexec: venv vendor
 	mkdir -p _build

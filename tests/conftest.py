@@ -44,7 +44,7 @@ def built_book(tmp_path_factory) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     jb = Path(sys.executable).with_name("jupyter-book")
-    env = dict(os.environ, SNNBOOK_STATIC="1")
+    env = dict(os.environ, SNNBOOK_STATIC="1", SNNBOOK_COMPILE_NOTICE="0")
     env.pop("MPLBACKEND", None)  # the kernel's inline backend puts the figures in the pages
     proc = subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True)

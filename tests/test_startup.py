@@ -147,3 +147,25 @@ def test_quick_startup_benchmark_cold_then_warm(tmp_path):
         assert w["cold_s"] > 0 and w["warm_s"] > 0
     for key in ("platform", "cpu_count", "load_average_at_start"):
         assert key in data["machine"]
+
+
+def test_announcement_goes_to_stdout_in_a_kernel_and_is_silenced_by_the_environment(monkeypatch, capsys):
+    """A Jupyter kernel draws stderr as an error, so the notice goes to stdout there; the book's
+    site build sets SNNBOOK_COMPILE_NOTICE=0 so no page carries build noise."""
+    from snnbook import _jit
+
+    class Cache:
+        cache_path = str(_jit.cache_dir() / "snnbook_0123")
+
+    monkeypatch.setattr(logging.getLogger("snnbook"), "level", logging.NOTSET)
+    monkeypatch.delenv("SNNBOOK_COMPILE_NOTICE", raising=False)
+    monkeypatch.setattr(_jit, "_announced", False)
+    monkeypatch.setattr(_jit, "_in_notebook", lambda: True)
+    _jit._announce(Cache())
+    out, err = capsys.readouterr()
+    assert "snnbook: compiling" in out and not err
+    monkeypatch.setattr(_jit, "_announced", False)
+    monkeypatch.setenv("SNNBOOK_COMPILE_NOTICE", "0")
+    _jit._announce(Cache())
+    assert capsys.readouterr() == ("", "")
+    assert not _jit._in_notebook()  # pytest's captured stdout is not a kernel's stream

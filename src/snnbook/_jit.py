@@ -17,7 +17,9 @@ numba's. Two differences:
   numba's version and the CPU, so an edit or an upgrade recompiles, never reuses stale code.
 * The first time a process has to COMPILE a kernel (its cache entry is missing or stale), one
   line says so: on the ``"snnbook"`` logger at INFO where logging would show it, else on stderr
-  (``logging.getLogger("snnbook").setLevel(logging.WARNING)`` silences it), e.g.
+  (on stdout inside a Jupyter kernel, which draws stderr as an error;
+  ``logging.getLogger("snnbook").setLevel(logging.WARNING)`` or ``SNNBOOK_COMPILE_NOTICE=0``
+  silences it: the book's site build sets the latter), e.g.
   ``snnbook: compiling the event-driven engine's kernels on first use (once, about 20 s in all
   on 2 CPU cores; cached in ~/.cache/snnbook/numba)``. When the cache is warm nothing is printed.
 
@@ -164,10 +166,17 @@ def _announce(cache) -> None:
            f"{tail})")
     if _log.level > logging.INFO:  # the "snnbook" logger was quietened explicitly
         return
+    if os.environ.get("SNNBOOK_COMPILE_NOTICE", "").strip() == "0":  # e.g. the book's site build
+        return
     if _log.isEnabledFor(logging.INFO) and _log.hasHandlers():
         _log.info(msg)
     else:  # logging would drop it (not configured, or at WARNING): the reader still sees why it waits
-        print(msg, file=sys.stderr, flush=True)
+        print(msg, file=sys.stdout if _in_notebook() else sys.stderr, flush=True)
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel, where stderr is drawn as an error: the notice is not one."""
+    return type(sys.stdout).__module__.startswith("ipykernel")
 
 
 def njit(*args, **kwargs):
