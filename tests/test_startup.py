@@ -157,6 +157,7 @@ def test_announcement_goes_to_stdout_in_a_kernel_and_is_silenced_by_the_environm
     class Cache:
         cache_path = str(_jit.cache_dir() / "snnbook_0123")
 
+    assert not _jit._in_notebook()  # pytest's captured stdout is not a kernel's stream
     monkeypatch.setattr(logging.getLogger("snnbook"), "level", logging.NOTSET)
     monkeypatch.delenv("SNNBOOK_COMPILE_NOTICE", raising=False)
     monkeypatch.setattr(_jit, "_announced", False)
@@ -168,4 +169,3 @@ def test_announcement_goes_to_stdout_in_a_kernel_and_is_silenced_by_the_environm
     monkeypatch.setenv("SNNBOOK_COMPILE_NOTICE", "0")
     _jit._announce(Cache())
     assert capsys.readouterr() == ("", "")
-    assert not _jit._in_notebook()  # pytest's captured stdout is not a kernel's stream
