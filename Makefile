@@ -17,13 +17,14 @@ MATHJAX := mathjax@3.2.2
 REQUIREJS := requirejs@2.3.8
 HTML_MANAGER := @jupyter-widgets/html-manager@1.0.15
 
-.PHONY: book book-noexec test venv vendor chromium clean help notebooks
+.PHONY: book book-noexec test venv vendor chromium clean help notebooks readme
 
 help:
 	@echo "make book        install, execute every chapter, build the site in _build/html"
 	@echo "make book-noexec build the site without executing the chapters (fast, no outputs)"
 	@echo "make test        install, run the whole test suite (unit, chapters, site, browser)"
 	@echo "make notebooks   regenerate the paired .ipynb of every chapter (for Colab)"
+	@echo "make readme      rewrite README.md's results section from results/*.json"
 	@echo "make clean       remove _build (keeps the virtual environment)"
 
 venv: $(STAMP)
@@ -72,6 +73,9 @@ book-noexec: venv vendor
 	grep -q 'book_sphinx: ../tools/' _build/_config_noexec.yml
 	$(JB) build . --config _build/_config_noexec.yml
 
+# Each chapter executes once: in the Colab stand-in (tests/colab.py), whose outputs the site build
+# then reuses; the run ends with every chapter's wall and CPU time (also in
+# _build/test-build/chapter_execution.json).
 test: venv vendor chromium
 	$(PY) -m pytest -ra --durations=25
 
@@ -82,3 +86,8 @@ clean:
 # sync by tests/test_notebooks.py. Run this after editing a chapter.
 notebooks: venv
 	$(PY) tools/book_notebooks.py book
+
+# The README's results section is generated from the published record (tests/test_readme_numbers.py
+# checks it). Run this after results/ changed.
+readme: venv
+	$(PY) tools/readme_results.py

@@ -126,3 +126,82 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+#: The site's desktop width and a phone's (CSS pixels), as the presentation checks use them.
+DESKTOP_WIDTH, PHONE_WIDTH = 1280, 390
+
+
+def open_chapter(browser, base: str, name: str, width: int = DESKTOP_WIDTH, open_toggles: bool = True):
+    """Open ``book/<name>.html`` at a viewport ``width`` px wide, wait for MathJax to typeset
+    every formula and, with ``open_toggles``, open every toggle (hidden inputs, dropdowns), so
+    that what a reader can unfold is measured too. Returns the page."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{base}/book/{name}.html", wait_until="load")
+    if page.locator(".math").count():
+        page.wait_for_function("document.querySelectorAll('mjx-container').length >= "
+                               "document.querySelectorAll('.math').length", timeout=30000)
+    if open_toggles:
+        page.evaluate("() => document.querySelectorAll('article details').forEach(d => d.open = true)")
+    page.wait_for_timeout(300)
+    return page
+
+
+def scrolling_code(page) -> list[dict]:
+    """Code boxes of the article that scroll sideways (content wider than the box): cell inputs,
+    code blocks and text outputs (``pre``), each with its widths and its longest line."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+            'article div.highlight pre, article .cell_output pre, article div.output pre')]
+        .filter(pre => pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth + 1)
+        .map(pre => {
+            const lines = pre.textContent.split('\\n');
+            const longest = lines.reduce((a, b) => b.length > a.length ? b : a, '');
+            return {where: pre.closest('.cell_output, div.output') ? 'output' : 'code',
+                    content: pre.scrollWidth, box: pre.clientWidth,
+                    line: longest.trim().slice(0, 60), columns: longest.length};
+        })""")
+
+
+def code_box_columns(page) -> list[int]:
+    """How many characters each kind of code box of the page holds without scrolling: a line
+    of ``x`` grows in every box until it scrolls (one entry per distinct box width)."""
+    return page.evaluate("""() => {
+        const seen = new Map();
+        for (const pre of document.querySelectorAll('article div.highlight pre')) {
+            if (pre.clientWidth === 0 || seen.has(pre.clientWidth)) continue;
+            const keep = pre.innerHTML;
+            let n = 20;
+            while (n < 300) { pre.textContent = 'x'.repeat(n + 1);
+                              if (pre.scrollWidth > pre.clientWidth + 1) break; n++; }
+            pre.innerHTML = keep;
+            seen.set(pre.clientWidth, n);
+        }
+        return [...seen.values()];
+    }""")
+
+
+def wide_tables(page) -> list[dict]:
+    """Tables of the article wider than the article's column, or inside a box that scrolls
+    sideways (which a reader sees as a cut-off table): each as its width, the column's and the
+    start of its text."""
+    return page.evaluate("""() => {
+        const article = document.querySelector('article.bd-article') || document.querySelector('article');
+        if (!article) return [];
+        const cs = getComputedStyle(article);
+        const column = article.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        const out = [];
+        for (const table of article.querySelectorAll('table')) {
+            if (table.getClientRects().length === 0) continue;  // not rendered
+            const width = Math.max(table.scrollWidth, table.getBoundingClientRect().width);
+            let scroller = null;
+            for (let e = table.parentElement; e && e !== article; e = e.parentElement) {
+                if (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1) { scroller = e; break; }
+            }
+            if (width > column + 1 || scroller) {
+                out.push({width: Math.round(width), column: Math.round(column),
+                          scrolls: scroller ? scroller.className || scroller.tagName : null,
+                          text: (table.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60)});
+            }
+        }
+        return out;
+    }""")

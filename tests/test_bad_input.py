@@ -151,6 +151,19 @@ WAVE_ANY_RANK = T("float", rank=[lambda x: x.reshape(-1)[0]])
 STATE_BAD = "state"  # explicit cases in EXTRA
 
 SPECS = [
+    Spec("conductance_step", neurons.conductance_step,
+         lambda: dict(v=torch.full((2, 3), -65.0), g_exc=torch.full((2, 3), 0.5),
+                      g_inh=torch.full((2, 3), 0.2), tau_mem=100.0, v_rest=-65.0, e_exc=0.0,
+                      e_inh=-100.0, dt=1.0),
+         tensors={"v": T(rank=[]), "g_exc": T(rank=[lambda x: x[0]]), "g_inh": T(rank=[lambda x: x[0]])},
+         reals={"tau_mem": [(0.0, ValueError)], "dt": [(-1.0, ValueError)], "v_rest": [], "e_exc": [],
+                "e_inh": []}),
+    Spec("stdp_window", plasticity.stdp_window,
+         lambda: dict(dt=torch.tensor([-10.0, 0.0, 10.0]), a_plus=0.01, a_minus=0.01, tau_plus=20.0,
+                      tau_minus=20.0),
+         tensors={"dt": T(rank=[], empty=False)},
+         reals={"a_plus": [(-1.0, ValueError)], "a_minus": [(-1.0, ValueError)],
+                "tau_plus": [(0.0, ValueError)], "tau_minus": [(0.0, ValueError)]}),
     # ---------------------------------------------------------------- retina
     Spec("dog_kernel", retina.dog_kernel, lambda: dict(window_size=3, sigma1=1 / 3, sigma2=2 / 3),
          reals={"sigma1": [(0.0, ValueError), (-1.0, ValueError)], "sigma2": [(0.0, ValueError)]},

@@ -2,6 +2,7 @@
 shows a traceback."""
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,12 +39,57 @@ def test_every_chapter_has_html(built_book):
 
 def test_build_log_has_no_warning_and_executed_every_notebook(built_book):
     log = (built_book.parents[1] / "build.log").read_text()
+    status = (built_book.parents[1] / "build-exit-status").read_text().strip()
+    assert status == "0", f"jupyter-book exited with {status}: see {built_book.parents[1] / 'build.log'}"
     assert "build succeeded" in log
     assert not re.search(r"WARNING|ERROR", log.replace("WARNING | Kernel is running over TCP", ""))
     notebooks = [f for f in toc_files() if "{code-cell}" in (ROOT / f"{f}.md").read_text()]
     assert notebooks, "no executable chapter found"
     for f in notebooks:
-        assert f"{f}.md: Executed notebook" in log, f"{f} was not executed in the build"
+        # executed by the build, or taken from the chapter's one run in the Colab stand-in
+        assert re.search(rf"{re.escape(f)}\.md: (Executed notebook|Using cached notebook)", log), \
+            f"{f} has no outputs: it was neither executed nor taken from the Colab run"
+
+
+def test_every_chapter_executes_once(built_book, colab_runs):
+    """The site shows the outputs of the chapters' run in the Colab stand-in: the build executes
+    none of them again."""
+    if colab_runs is None:
+        pytest.skip("no Colab stand-in: the build executed the chapters itself")
+    log = (built_book.parents[1] / "build.log").read_text()
+    again = [f for f in toc_files() if f"{f}.md: Executed notebook" in log]
+    assert not again, f"executed a second time by the site build: {again}"
+    left_out = json.loads((built_book.parents[1] / "cache.json").read_text())["left_out"]
+    assert not left_out, left_out
+
+
+def numbered_chapters() -> list[str]:
+    """Docnames of the chapters in parts with ``numbered`` set, in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc.get("parts", []) if part.get("numbered")
+            for c in part.get("chapters", [])]
+
+
+def test_figures_are_numbered_per_chapter(built_book):
+    # "Fig. 2.1" for the first figure of chapter 2, not "Fig. 9" continuing from chapter 1
+    chapters = numbered_chapters()
+    assert len(chapters) >= 2, "the chapters are not numbered (numbered: 1 in _toc.yml)"
+    problems, checked = [], 0
+    for docname in chapters:
+        page = (built_book / f"{docname}.html").read_text()
+        article = page.split('<article class="bd-article"', 1)[-1].split("</article>", 1)[0]
+        title = re.search(r'<h1>\s*<span class="section-number">(\d+)\.\s*</span>', article)
+        numbers = re.findall(r'<span class="caption-number">Fig\. ([\d.]+?)\s*</span>', article)
+        if not title:
+            problems.append(f"{docname}: its title has no chapter number")
+            continue
+        chapter = title.group(1)
+        expected = [f"{chapter}.{k}" for k in range(1, len(numbers) + 1)]
+        if numbers != expected:
+            problems.append(f"{docname} (chapter {chapter}): figures numbered {numbers}, expected {expected}")
+        checked += bool(numbers)
+    assert checked >= 2, "fewer than two numbered chapters have numbered figures"
+    assert not problems, "\n".join(problems)
 
 
 def test_no_page_contains_a_traceback_or_error_output(built_book):

@@ -100,7 +100,8 @@ def test_toc_lists_every_page_once_and_the_pipeline_in_reading_order():
     for doc in docs:
         assert (ROOT / f"{doc}.md").is_file(), f"_toc.yml lists {doc}, which has no {doc}.md"
     assert chapter_order() == ["neurons", "retina", "coding", "competition", "mozafari2019",
-                             "diehl_cook2015", "stdp_failures", "gradient", "events"]
+                             "diehl_cook2015", "stdp_failures", "gradient", "events", "conversion",
+                             "closing"]
     for page in ["book/notation", "book/glossary", "book/bibliography", "book/api"]:
         assert page in docs, f"{page} missing from the TOC"
 
@@ -240,6 +241,7 @@ API_PAGES = {
     "models_mozafari2019": "models.mozafari2019", "training": "training", "data": "data",
     "viz": "viz", "widgets": "widgets", "models_diehl_cook2015": "models.diehl_cook2015",
     "monitors": "monitors", "events": "events", "models_events_nets": "models.events_nets",
+    "models_kheradpisheh2018": "models.kheradpisheh2018", "models_conversion": "models.conversion",
 }
 
 

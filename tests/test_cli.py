@@ -211,8 +211,10 @@ def test_provenance_of_a_copy_inside_another_repository_names_no_commit(tmp_path
 def test_provenance_is_taken_when_the_run_starts(tmp_path, monkeypatch):
     calls = []
     real = run_layer.provenance
-    monkeypatch.setattr(run_layer, "provenance", lambda: calls.append(time.time()) or real())
-    t0 = time.time()
+    # CPU time, not wall time: a loaded machine must not fail the test; training is CPU-bound, so
+    # provenance taken after it would come seconds of CPU time late
+    monkeypatch.setattr(run_layer, "provenance", lambda: calls.append(time.process_time()) or real())
+    t0 = time.process_time()
     r = training.train_gradient("surrogate_fc", out=tmp_path, train_digits=256, test_digits=50, progress=False,
                                 time_steps=3)
     assert len(calls) == 1 and calls[0] - t0 < 5

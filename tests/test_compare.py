@@ -148,7 +148,7 @@ def test_published_numbers_are_present_and_cited():
     keys = set(re.findall(r"@\w+\{([^,]+),", bib))
     expected = {"mozafari2019": 0.972, "diehl_cook2015_100": 0.829, "diehl_cook2015_400": 0.870,
                 "diehl_cook2015_1600": 0.919, "diehl_cook2015_6400": 0.950, "chevalier-spiking": 0.9065,
-                "chevalier-nonspiking": 0.8897, "surrogate_fc": 0.939}
+                "chevalier-nonspiking": 0.8897, "surrogate_fc": 0.9387}
     for key, acc in expected.items():
         assert compare.PUBLISHED[key]["accuracy"] == acc
         assert compare.PUBLISHED[key]["where"]
@@ -159,18 +159,79 @@ def test_published_numbers_are_present_and_cited():
         assert key in keys
 
 
-def test_rendered_table_shows_the_row_values():
+def test_rendered_tables_show_the_row_values():
     rows = compare.comparison_table(RESULTS)
     md = compare.to_markdown(rows)
-    assert len(md.splitlines()) == len(rows) + 2
+    accuracy, cost = md.split("\n\n")
+    assert accuracy == compare.to_markdown(rows, "accuracy") and cost == compare.to_markdown(rows, "cost")
+    for table in (accuracy, cost):
+        assert len(table.splitlines()) == len(rows) + 2
     for r in rows:
-        line = next(line for line in md.splitlines() if line.startswith(f"| {r.name} |"))
+        line = next(line for line in accuracy.splitlines() if line.startswith(f"| {r.name} |"))
         if r.accuracy_mean is not None:
             assert f"{100 * r.accuracy_mean:.2f}" in line
-        if r.energy_nj is None:
-            assert line.rstrip(" |").endswith("—")
+        line = next(line for line in cost.splitlines() if line.startswith(f"| {r.name} |"))
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[4] == ("—" if r.energy_nj is None else compare._fmt(r.energy_nj, 1))
+        assert cells[1] == compare._steps(r)
+        if len(set(r.time_steps_per_seed)) < 2:
+            assert cells[1] == compare._fmt(r.time_steps)
     html = compare.to_html(rows)
-    assert html.count("<tr>") == len(rows) + 1
+    assert html.count("<table>") == 2 and html.count("<tr>") == 2 * (len(rows) + 1)
+    wide = compare.to_markdown(rows, "wide")  # the former single table stays available
+    assert wide.splitlines()[0].count("|") == len(compare.HEADINGS) + 1
+
+
+def test_both_tables_fit_the_column():
+    """At most six columns each (the former table had eleven and was twice the column's width)."""
+    assert len(compare.ACCURACY_HEADINGS) <= 6 and len(compare.COST_HEADINGS) <= 6
+    assert compare.ACCURACY_HEADINGS[0] == compare.COST_HEADINGS[0] == "network"
+
+
+@pytest.mark.parametrize("net", ["fc", "conv"])
+def test_ann_and_conversion_rows_equal_their_json(net):
+    anns = [json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"ann_{net}-seed*.json"))]
+    convs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob(f"conversion_{net}-seed*.json"))]
+    rows = rows_by_key()
+    if not anns:
+        assert f"ann_{net}" not in rows
+        pytest.skip(f"no ann_{net} results")
+    row = rows[f"ann_{net}"]
+    check_accuracy(row, [r["test_accuracy"] for r in anns])
+    assert row.macs == approx(statistics.mean(r["macs_per_inference"]["total"] for r in anns))
+    assert row.synops_ac == 0 and row.time_steps is None
+    assert row.energy_nj == approx(row.macs * 4.6 / 1000)
+    assert row.train_wall_time_s == approx(statistics.mean(r["wall_time_train_s"] for r in anns))
+    if not convs:
+        return
+    row = rows[f"conversion_{net}"]
+    check_accuracy(row, [r["test_accuracy"] for r in convs])
+    for r in convs:  # the accuracy at the time steps chosen on validation digits
+        assert r["test_accuracy"] == r["test_accuracy_vs_steps"][str(r["time_steps"])]
+    assert row.time_steps == approx(statistics.mean(r["time_steps"] for r in convs))
+    steps = [r["time_steps"] for r in convs]
+    assert compare._steps(row) == (f"{min(steps)}–{max(steps)}" if len(set(steps)) > 1 else str(steps[0]))
+    synops = statistics.mean(r["synops_per_inference"]["total"] for r in convs)
+    macs = statistics.mean(r["input_layer_macs_per_inference"] for r in convs)
+    assert row.synops_ac == approx(synops) and row.macs == approx(macs)
+    assert row.energy_nj == approx((synops * 0.9 + macs * 4.6) / 1000)
+    assert row.published_cite == "diehl2015fast"
+
+
+def test_conversion_rows_from_a_folder_of_runs(tmp_path):
+    ann = {"seed": 0, "test_accuracy": 0.98, "wall_time_train_s": 10.0, "config": {"hidden": 10},
+           "macs_per_inference": {"layer1": 100.0, "total": 100.0}, "machine": {"torch_threads": 1}}
+    conv = {"seed": 0, "test_accuracy": 0.97, "wall_time_train_s": 20.0, "time_steps": 8, "config": {},
+            "test_accuracy_vs_steps": {"8": 0.97}, "spikes_per_test_digit": {"if1": 5.0, "total": 5.0},
+            "synops_per_inference": {"if1": 50.0, "total": 50.0}, "input_layer_macs_per_inference": 100.0}
+    (tmp_path / "ann_fc-seed0.json").write_text(json.dumps(ann))
+    (tmp_path / "conversion_fc-seed0.json").write_text(json.dumps(conv))
+    rows = rows_by_key(tmp_path)
+    assert rows["ann_fc"].energy_nj == approx(0.46) and rows["ann_fc"].train_threads == [1]
+    assert rows["conversion_fc"].energy_nj == approx((50 * 0.9 + 100 * 4.6) / 1000)
+    assert rows["conversion_fc"].time_steps == 8
+    cost = compare.to_markdown(list(rows.values()), "cost")
+    assert "10 s (1 thread)" in cost and "| 8 |" in cost
 
 
 def test_missing_files_are_tolerated(tmp_path):
@@ -197,3 +258,7 @@ def test_bad_input():
         compare.to_markdown([{"key": "x"}])
     with pytest.raises(TypeError, match="to_html: rows"):
         compare.to_html("rows")
+    with pytest.raises(ValueError, match="to_markdown: table must be"):
+        compare.to_markdown([], "narrow")
+    with pytest.raises(ValueError, match="table_cells: table must be"):
+        compare.table_cells([], "narrow")

@@ -171,18 +171,76 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_labels_never_read_test_data(tmp_path, monkeypatch):
-    seen = []
-    original = DiehlCook2015.assign_labels
+    """Labels and the size of the labelling set come from training digits only: the validation digits
+    (the last of the training digits) choose, and the test digits are answered once, after the labels
+    are fixed."""
+    from snnbook.training import diehl_cook2015 as recipe
+    calls = []
+    original_responses = DiehlCook2015.responses
+    original_select = recipe.select_labels
 
-    def spy(self, images, targets, **kw):
-        seen.append((images.clone(), targets.clone()))
-        return original(self, images, targets, **kw)
-    monkeypatch.setattr(DiehlCook2015, "assign_labels", spy)
-    r = _train(tmp_path, train_digits=200, label_digits=80, test_digits=40)
-    (images, targets), = seen
-    x, y = data.mnist_tensors(train=True, n=200)
-    assert torch.equal(images, x[120:]) and torch.equal(targets, y[120:])
-    assert r["config"]["label_digits"] == 80
+    def responses(self, images, stream=1, **kw):
+        calls.append(("responses", stream, images.clone()))
+        return original_responses(self, images, stream=stream, **kw)
+
+    def select(counts, targets, validation_digits, **kw):
+        calls.append(("select", targets.clone(), validation_digits))
+        return original_select(counts, targets, validation_digits, **kw)
+    monkeypatch.setattr(DiehlCook2015, "responses", responses)
+    monkeypatch.setattr(recipe, "select_labels", select)
+    r = _train(tmp_path, train_digits=240, label_digits=None, test_digits=40)
+    x, y = data.mnist_tensors(train=True, n=240)
+    evaluation = [c for c in calls if c[0] != "responses" or c[1] != 0]
+    assert [c[0] for c in evaluation] == ["responses", "select", "responses"]
+    (_, stream, images), (_, targets, validation), (_, test_stream, test_images) = evaluation
+    assert stream == 2 and torch.equal(images, x) and torch.equal(targets, y) and validation == 40
+    assert test_stream == 3 and test_images.shape[0] == 40
+    lab = r["labelling"]
+    assert lab["selected_on"] == "validation" and lab["validation_digits"] == [200, 240]
+    assert lab["labelling_digits"][1] == 200 and [c["label_digits"] for c in lab["candidates"]] == [200]
+    assert r["config"]["validation_digits"] == 40 and r["deviations"] == recipe.DEVIATIONS
+    assert sum(r["training_digits_won"]) <= 240 and len(r["training_digits_won"]) == 16
+
+
+def test_select_labels_chooses_on_validation_only():
+    from snnbook.training.diehl_cook2015 import select_labels
+    # digits 4-5 validate; digits 2-3 label right, digits 0-1 would swap the two labels
+    counts = torch.tensor([[30, 0], [0, 30], [3, 0], [0, 3], [3, 0], [0, 3]])
+    targets = torch.tensor([2, 1, 1, 2, 1, 2])
+    labels, record = select_labels(counts, targets, 2, candidates=(2, 4))
+    assert record["candidates"] == [
+        {"label_digits": 2, "first": 2, "validation_accuracy": 1.0},
+        {"label_digits": 4, "first": 0, "validation_accuracy": 0.0}]
+    assert record["label_digits"] == 2 and labels.tolist() == [1, 2] and record["validation_digits"] == [4, 6]
+    # the validation digits never label: changing their classes changes only the accuracies
+    _, other = select_labels(counts, torch.tensor([2, 1, 1, 2, 2, 1]), 2, candidates=(2, 4))
+    assert [c["validation_accuracy"] for c in other["candidates"]] == [0.0, 1.0]
+    fixed, rec = select_labels(counts, targets, 2, label_digits=10)
+    assert rec["selected_on"] == "fixed" and rec["label_digits"] == 4
+    # same input, same choice; a tie goes to the larger set
+    tie = torch.tensor([[3, 0], [0, 3], [3, 0], [0, 3]])
+    assert select_labels(tie, torch.tensor([1, 2, 1, 2]), 2, candidates=(1, 2))[1]["label_digits"] == 2
+    with pytest.raises(ValueError, match="select_labels: validation_digits"):
+        select_labels(counts, targets, 6)
+    with pytest.raises(ValueError, match="select_labels: targets"):
+        select_labels(counts, targets[:3], 2)
+    with pytest.raises(TypeError, match="select_labels: candidates"):
+        select_labels(counts, targets, 2, candidates=3)
+    with pytest.raises(ValueError, match="train_diehl_cook2015: validation_digits"):
+        training.train_diehl_cook2015(train_digits=100, validation_digits=100)
+
+
+def test_published_files_carry_the_recipe_deviations_and_a_validation_choice():
+    from snnbook.training.diehl_cook2015 import DEVIATIONS
+    files = sorted((ROOT / "results").glob("diehl_cook2015_*-seed*.json"))
+    for f in files:
+        r = json.loads(f.read_text())
+        assert r["deviations"] == DEVIATIONS, f.name
+        if f.with_suffix(".pt").exists():
+            lab = r["labelling"]
+            assert lab["selected_on"] == "validation" and lab["validation_digits"] == [50_000, 60_000], f.name
+            assert lab["labelling_digits"][1] <= 50_000, f.name
+            assert lab["validation_accuracy"] == max(c["validation_accuracy"] for c in lab["candidates"])
 
 
 def test_command_line(tmp_path):
@@ -265,7 +323,7 @@ def test_shipped_weights_reproduce_the_recorded_accuracy():
     model = training.load_diehl_cook2015(SHIPPED.with_suffix(".pt"))
     x, y = data.mnist_tensors(train=False, n=1000)
     assert float((model(x) == y).double().mean()) == r["test_accuracy_first_1000"]
-    assert r["test_accuracy"] >= 0.87
+    assert r["test_accuracy"] >= 0.85
 
 
 def test_benchmark_quick_run(tmp_path):

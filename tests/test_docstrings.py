@@ -12,7 +12,9 @@ CORE = ["retina", "coding", "neurons", "layers", "competition", "plasticity"]
 OTHER = ["data", "viz", "widgets", "training", "train", "models", "models.mozafari2019", "models.spikeprop",
          "compare", "interop", "models.diehl_cook2015", "models.chevalier",
          "models.surrogate", "models.events_nets", "monitors", "events", "training.run", "training.cards",
-         "training.mozafari2019", "training.gradient", "training.diehl_cook2015", "training.events", "cli"]
+         "training.mozafari2019", "training.gradient", "training.diehl_cook2015", "training.events", "cli",
+         "models.kheradpisheh2018", "training.kheradpisheh2018", "models.conversion", "training.conversion",
+         "sweep"]
 TENSOR_ARGS = {"x", "spikes", "potentials", "images", "weight", "intensity", "intensities", "frames",
                "input_spikes", "output_spikes", "currents", "input_current", "kernels",
                "thresholded_potentials", "trace", "winners", "pre_spikes", "post_spikes"}

@@ -1,10 +1,11 @@
-"""Issue 16 (parts 1 and 2): Chevalier's autograd SNN, surrogate spike functions, the LIF layer with
+"""Chevalier's autograd SNN, surrogate spike functions, the LIF layer with
 reset by subtraction, the surrogate-gradient networks and their training loop (smoke runs lower the
 loss, resume is bit-identical, a seed is deterministic, eval has no side effects, bad input is
 rejected with a message that names the function and the argument)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -219,13 +220,86 @@ def test_summary_card_lists_named_variants_beside_the_default(tmp_path):
                  batch_size=32, epochs=1)
     training.train_gradient("surrogate_fc", **small)
     for seed in (0, 1):
-        training.train_gradient("surrogate_fc", seed=seed, name=f"surrogate_fc-direct-seed{seed}",
-                                coding="direct", **small)
+        training.train_gradient("surrogate_fc", seed=seed, name=f"surrogate_fc-rate-seed{seed}",
+                                coding="rate", surrogate="fast_sigmoid", **small)
     card = training.summarize_gradient("surrogate_fc", tmp_path)
     assert card["ours"]["n"] == 1 and card["ours"]["files"] == ["surrogate_fc-seed0.json"]
-    variant = card["variants"]["surrogate_fc-direct"]
-    assert variant["n"] == 2 and variant["config"]["coding"] == "direct"
+    assert card["config"]["coding"] == "direct"
+    variant = card["variants"]["surrogate_fc-rate"]
+    assert variant["n"] == 2 and variant["config"]["coding"] == "rate"
+    assert variant["config"]["surrogate"] == "fast_sigmoid"
     assert sorted(variant["per_seed"]) == [0, 1]
+
+
+def test_surrogate_fc_defaults_are_the_snntorch_tutorial():
+    # tutorial 5: 784-1000-10 Leaky, beta 0.95, 25 steps, the analog image at every step,
+    # snn.Leaky's default surrogate (ATan, alpha 2), Adam 5e-4, batch 128, one epoch
+    cfg = training.GRADIENT_DEFAULTS["surrogate_fc"]
+    assert cfg == dict(hidden=1000, beta=0.95, time_steps=25, coding="direct", surrogate="arctan",
+                       epochs=1, batch_size=128, lr=5e-4)
+    assert SURROGATES["arctan"][1] == 2.0
+    assert training.gradient.GRADIENT_PAPERS["surrogate_fc"]["test_accuracy"] == 0.9387  # 9387 / 10000
+
+
+def test_direct_fc_reports_its_input_layer_macs_not_synops():
+    torch.manual_seed(0)
+    net = SurrogateFC(hidden=20, time_steps=3, coding="direct").eval()
+    _, _, record = net(torch.rand(2, 28, 28), return_record=True)
+    assert "input" not in record
+    assert record["input_layer_macs"].tolist() == [784 * 20] * 2
+
+
+def test_deviation_lists_speak_of_the_science_only():
+    for network, items in training.GRADIENT_DEVIATIONS.items():
+        for text in items:
+            for word in (r"\bissues?\b", r"\btarget\b", r"\bmissed\b", r"this project"):
+                assert not re.search(word, text, flags=re.I), (network, word, text)
+
+
+def test_published_conv_runs_were_chosen_on_validation_digits():
+    from snnbook.compare import published_results
+    results = published_results()
+    runs = {p.stem: json.loads(p.read_text()) for p in results.glob("surrogate_conv-*seed*.json")}
+    # every published run is the fixed default (all digits) or a run with 10 000 held-out digits
+    for name, r in runs.items():
+        if name == "surrogate_conv-seed0":
+            assert r["config"]["validation"] == 0 and r["config"].get("shift", 0) == 0
+        else:
+            assert "-val-seed" in name, name
+            assert r["config"]["validation"] == 10_000 and r["validation_accuracy"] is not None, name
+    seed0 = {k.rsplit("-seed", 1)[0]: r for k, r in runs.items()
+             if r["seed"] == 0 and k != "surrogate_conv-seed0"}
+    card = json.loads((results / "surrogate_conv.json").read_text())
+    several = [g for g, v in card.get("variants", {}).items() if v["n"] > 1]
+    if len(seed0) < 3:   # the comparison is not complete: no configuration has more seeds yet
+        assert not several
+    else:                # only the configuration chosen on validation gets further seeds
+        chosen = max(seed0, key=lambda g: seed0[g]["validation_accuracy"])
+        assert several in ([chosen], [])
+
+
+def test_update_gradient_deviations_is_idempotent(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    from snnbook.compare import published_results
+    path = Path(__file__).resolve().parents[1] / "tools" / "update_gradient_deviations.py"
+    spec = importlib.util.spec_from_file_location("update_gradient_deviations", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    src = json.loads((published_results() / "chevalier-spiking-seed0.json").read_text())
+    src["deviations"] = ["an old list"]
+    (tmp_path / "chevalier-spiking-seed0.json").write_text(json.dumps(src, indent=2) + "\n")
+    (tmp_path / "other.json").write_text("{}")
+    assert tool.update(tmp_path, check=True) == [tmp_path / "chevalier-spiking-seed0.json"]
+    assert tool.update(tmp_path) == [tmp_path / "chevalier-spiking-seed0.json"]
+    once = (tmp_path / "chevalier-spiking-seed0.json").read_text()
+    assert tool.update(tmp_path) == [] and (tmp_path / "chevalier-spiking-seed0.json").read_text() == once
+    fixed = json.loads(once)
+    assert fixed["deviations"] == training.GRADIENT_DEVIATIONS["chevalier"]
+    assert {k: v for k, v in fixed.items() if k != "deviations"} == {
+        k: v for k, v in src.items() if k != "deviations"}
+    with pytest.raises(ValueError, match="update: results must be a folder"):
+        tool.update(tmp_path / "missing")
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ NETWORK_ERRORS = ("Could not fetch", "NewConnectionError", "Failed to establish"
 PUBLIC_MODULES = ["snnbook", "snnbook.retina", "snnbook.coding", "snnbook.neurons", "snnbook.layers",
                   "snnbook.competition", "snnbook.plasticity", "snnbook.data", "snnbook.events",
                   "snnbook.monitors", "snnbook.interop", "snnbook.viz", "snnbook.widgets",
-                  "snnbook.models", "snnbook.training", "snnbook.compare", "snnbook.cli"]
+                  "snnbook.models", "snnbook.training", "snnbook.compare", "snnbook.cli",
+                  "snnbook.sweep", "snnbook.models.kheradpisheh2018", "snnbook.models.conversion"]
 #: Caches and data of the installed package, under the temporary folder.
 CACHE_VARIABLES = {"SNNBOOK_CACHE_DIR": "cache", "SNNBOOK_CACHE": "cache", "SNNBOOK_DATA": "data",
                    "NUMBA_CACHE_DIR": "numba", "MPLCONFIGDIR": "matplotlib"}

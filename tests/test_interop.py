@@ -52,7 +52,10 @@ def _trained_or_random(network: str):
 def _inputs(model, images):
     """The input current of every step ``[digits, time, *input_shape]`` that both simulators get."""
     if isinstance(model, SurrogateFC):
-        return model.encode(images, torch.Generator().manual_seed(1000)).float(), (784,)
+        x = model.encode(images, torch.Generator().manual_seed(1000)).float()
+        if model.coding == "direct":  # the image is the input current of every step
+            x = x.unsqueeze(1).expand(-1, model.time_steps, -1).contiguous()
+        return x, (784,)
     x = images.float().div(255).reshape(-1, 1, 1, 28, 28)
     return x.expand(-1, model.time_steps, 1, 28, 28).contiguous(), (1, 28, 28)
 

@@ -263,3 +263,63 @@ def test_adaptive_theta_can_be_shared_across_the_batch():
         z_i, v_i, after_i = neurons.simulate(x[i:i + 1], p, state=alone, return_state=True)
         assert torch.equal(z[i], z_i[0])
         assert_close(after.theta[i], after_i.theta[0])
+
+
+# --------------------------------------------------------------------------- conductance synapses
+def test_conductance_step_without_conductance_is_the_lif_leak():
+    v = torch.tensor([[-40.0, -65.0, -80.0]], dtype=torch.float64)
+    zero = torch.zeros_like(v)
+    out = neurons.conductance_step(v, zero, zero, tau_mem=20.0, v_rest=-65.0, dt=1.0)
+    assert_close(out, -65.0 + (v + 65.0) * math.exp(-1.0 / 20.0))
+    assert out.shape == v.shape and out.dtype == v.dtype
+
+
+def test_conductance_step_exact_solution_and_saturation():
+    v = torch.full((2, 4), -65.0, dtype=torch.float64)
+    g_e = torch.tensor([[0.0, 0.5, 5.0, 500.0]] * 2, dtype=torch.float64)
+    g_i = torch.zeros_like(v)
+    # constant conductance: after many steps v reaches the weighted mean of the potentials
+    for _ in range(2000):
+        v = neurons.conductance_step(v, g_e, g_i)
+    assert_close(v, -65.0 / (1 + g_e))
+    assert bool((v <= neurons.CONDUCTANCE_E_EXC).all())
+    # one step from rest, by the formula
+    one = neurons.conductance_step(torch.full((1, 1), -65.0), torch.full((1, 1), 0.5),
+                                   torch.full((1, 1), 0.2), tau_mem=10.0, dt=1.0)
+    v_inf = (-65.0 + 0.5 * 0.0 + 0.2 * -100.0) / 1.7
+    assert_close(one, torch.full((1, 1), v_inf + (-65.0 - v_inf) * math.exp(-1.7 / 10.0)))
+
+
+def test_conductance_inhibition_is_shunting():
+    # inhibition whose reversal potential equals v: no change of v, but a smaller excitatory effect
+    v = torch.full((1, 2), -70.0)
+    g_e = torch.full((1, 2), 0.3)
+    g_i = torch.tensor([[0.0, 2.0]])
+    out = neurons.conductance_step(v, g_e, g_i, v_rest=-70.0, e_inh=-70.0)
+    rise = out - v
+    assert 0 < rise[0, 1] < rise[0, 0]
+    none = neurons.conductance_step(v, torch.zeros(1, 2), g_i, v_rest=-70.0, e_inh=-70.0)
+    assert_close(none, v)
+
+
+def test_conductance_step_does_not_mutate_and_bad_input():
+    v, g = torch.full((1, 3), -65.0), torch.full((1, 3), 0.1)
+    v0, g0 = v.clone(), g.clone()
+    neurons.conductance_step(v, g, g)
+    assert torch.equal(v, v0) and torch.equal(g, g0)
+    with pytest.raises(ValueError, match="conductance_step: g_inh must be >= 0"):
+        neurons.conductance_step(v, g, -g)
+    with pytest.raises(ValueError, match="conductance_step: g_exc has shape"):
+        neurons.conductance_step(v, torch.zeros(1, 2), g)
+    with pytest.raises(TypeError, match="conductance_step: g_exc has dtype"):
+        neurons.conductance_step(v, g.double(), g)
+    with pytest.raises(TypeError, match="conductance_step: v must be a floating-point"):
+        neurons.conductance_step(torch.zeros(1, 3, dtype=torch.long), g, g)
+    with pytest.raises(TypeError, match="conductance_step: v must be a torch.Tensor"):
+        neurons.conductance_step([[-65.0]], g, g)
+    with pytest.raises(ValueError, match="conductance_step: tau_mem"):
+        neurons.conductance_step(v, g, g, tau_mem=0.0)
+    with pytest.raises(ValueError, match="conductance_step: dt"):
+        neurons.conductance_step(v, g, g, dt=-1.0)
+    with pytest.raises((TypeError, ValueError), match="conductance_step: e_exc"):
+        neurons.conductance_step(v, g, g, e_exc=float("nan"))

@@ -457,3 +457,40 @@ def test_stdp_repeated_feature_in_one_sample_keeps_last_rates():
             win = [tuple(t) for t in winners[b].tolist() if t[0] >= 0]
             ref, _ = spyketorch_stdp(ref, x[b], y[b], win, lr, stab, 0.0, 1.0)
         assert_close(new, ref, rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------- the STDP window
+def test_stdp_window_values_shape_and_sign():
+    from snnbook.plasticity import stdp_window
+    dt = torch.tensor([[-40.0, -10.0, 0.0], [5.0, 20.0, 60.0]], dtype=torch.float64)
+    dw = stdp_window(dt, a_plus=0.01, a_minus=0.02, tau_plus=10.0, tau_minus=20.0)
+    assert dw.shape == dt.shape and dw.dtype == dt.dtype
+    expected = torch.tensor([[-0.02 * math.exp(-2.0), -0.02 * math.exp(-0.5), 0.0],
+                             [0.01 * math.exp(-0.5), 0.01 * math.exp(-2.0), 0.01 * math.exp(-6.0)]],
+                            dtype=torch.float64)
+    assert_close(dw, expected)
+    assert bool((dw[dt > 0] > 0).all()) and bool((dw[dt < 0] < 0).all()) and dw[0, 2] == 0
+    # the magnitude falls with |dt| on both sides
+    grid = torch.linspace(-100, 100, 201)
+    w = stdp_window(grid, 1.0, 1.0)
+    assert bool((w[101:].diff() < 0).all()) and bool((w[:100].diff() < 0).all())
+    assert stdp_window(torch.empty(0), 1.0, 1.0).shape == (0,)
+
+
+def test_stdp_window_bad_input():
+    from snnbook.plasticity import stdp_window
+    dt = torch.zeros(3)
+    with pytest.raises(TypeError, match="stdp_window: dt must be a torch.Tensor"):
+        stdp_window([0.0, 1.0], 1.0, 1.0)
+    with pytest.raises(TypeError, match="stdp_window: dt must be a floating-point"):
+        stdp_window(torch.zeros(3, dtype=torch.long), 1.0, 1.0)
+    with pytest.raises(ValueError, match="stdp_window: a_plus"):
+        stdp_window(dt, -1.0, 1.0)
+    with pytest.raises(ValueError, match="stdp_window: a_minus"):
+        stdp_window(dt, 1.0, -1.0)
+    with pytest.raises(ValueError, match="stdp_window: tau_plus"):
+        stdp_window(dt, 1.0, 1.0, tau_plus=0.0)
+    with pytest.raises(ValueError, match="stdp_window: tau_minus"):
+        stdp_window(dt, 1.0, 1.0, tau_minus=-5.0)
+    with pytest.raises(ValueError, match="stdp_window: dt"):
+        stdp_window(torch.tensor([float("nan")]), 1.0, 1.0)

@@ -12,12 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["retina", "coding", "neurons", "layers", "competition", "plasticity", "models.mozafari2019", "training",
-           "data", "viz", "widgets", "models.diehl_cook2015", "monitors", "events", "models.events_nets"]
+           "data", "viz", "widgets", "models.diehl_cook2015", "monitors", "events", "models.events_nets",
+           "models.kheradpisheh2018", "models.conversion"]
 # The networks trained by gradient share one page, book/api/models_gradient.md.
 GRADIENT_MODULES = ["models.surrogate", "models.chevalier", "models.spikeprop", "interop", "compare"]
 # The run layer, the cards and the recipes share the page of snnbook.training, book/api/training.md.
 TRAINING_MODULES = ["training.run", "training.cards", "training.mozafari2019", "training.diehl_cook2015",
-                    "training.gradient", "training.events", "cli"]
+                    "training.gradient", "training.events", "cli", "sweep"]
 GLOSSARY_TERMS = ["spike-wave", "rank-order code", "lateral inhibition", "k-WTA", "STDP", "R-STDP",
                   "surrogate gradient", "event camera", "IF neuron", "LIF neuron", "refractory period",
                   "DoG", "Gabor filter", "Fano factor", "LTP", "LTD", "stabiliser", "pointwise inhibition"]
@@ -56,7 +57,7 @@ def test_api_reference_documents_every_public_name_on_its_module_page(built_book
         assert re.search(r'<h1>.*snnbook\.' + re.escape(module_name), page), module_name
         article = page.split("<article", 1)[-1].split("</article>", 1)[0]   # not the sidebar
         chapters = set(re.findall(r'href="\.\./(neurons|retina|coding|competition|mozafari2019|diehl_cook2015|'
-                                  r'stdp_failures|gradient|events|intro)\.html',
+                                  r'stdp_failures|gradient|events|conversion|closing|intro)\.html',
                                   article))
         assert chapters, f"the page of snnbook.{module_name} links to no chapter"
     assert total > 50

@@ -1,7 +1,7 @@
 """Argument checks shared by every module: each raises a ``TypeError``/``ValueError`` that names
 the function, the argument, what was expected and what came (STYLE.md, point 7).
 
-One rule for every public entry point (issue 14): a flag is a real ``bool``; a number may be a
+One rule for every public entry point: a flag is a real ``bool``; a number may be a
 Python number, a numpy scalar or a 0-dim tensor and goes through the same range and finiteness
 checks either way; a tensor must be dense (strided), not quantized, hold values (not on the
 ``meta`` device) and be real unless a function says otherwise. The checks run once per public

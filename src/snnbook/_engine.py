@@ -435,6 +435,12 @@ def _inhibit_batch(first, pfirst, steps, out_first, out_p):
         _inhibit_one(first[b], pfirst[b], steps, out_first[b], out_p[b])
 
 
+@njit(cache=True, nogil=True)
+def _inhibit_serial(first, pfirst, steps, out_first, out_p):
+    for b in range(first.shape[0]):
+        _inhibit_one(first[b], pfirst[b], steps, out_first[b], out_p[b])
+
+
 @njit(cache=True, nogil=True, inline="always")  # inlined into callers: faster first compile
 def _kwta_one(first, pfirst, steps, k, radius, tarr, out):
     """k-winners of one sample with SpykeTorch's float score ``n * (p + T * max p)`` computed in the
@@ -1376,7 +1382,8 @@ def inhibit(first: torch.Tensor, pfirst: torch.Tensor, steps: int):
     f_np, p_np = np_of(first), np_of(pfirst)
     out_f = np.empty_like(f_np)
     out_p = np.empty_like(p_np)
-    _inhibit_batch(f_np, p_np, steps, out_f, out_p)
+    run = _inhibit_batch if f_np.shape[0] >= PARALLEL_MIN_BATCH else _inhibit_serial
+    run(f_np, p_np, steps, out_f, out_p)
     return torch.from_numpy(out_f), torch.from_numpy(out_p)
 
 

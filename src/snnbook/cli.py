@@ -5,10 +5,12 @@ chapter after it.
 
 Usage::
 
-    snnbook train <network> [options]     # mozafari2019, diehl_cook2015, chevalier, surrogate_fc,
-                                          # surrogate_conv, events, mozafari2019-committee
+    snnbook train <network> [options]     # mozafari2019, diehl_cook2015, kheradpisheh2018, chevalier, surrogate_fc,
+                                          # surrogate_conv, events, mozafari2019-committee,
+                                          # ann_fc, ann_conv (ANN, then conversion)
     snnbook card <network> [--out DIR]    # aggregate the seeds of a network into its results card
     snnbook compare [DIR] [--html]        # the book's comparison table (default: the published record)
+    snnbook sweep <network> --seeds 0-2 [--grid OPTION=V1,V2] [run options]   # many runs on Ray
 
 ``python -m snnbook.train <network> ...`` is the same as ``snnbook train <network> ...``.
 
@@ -37,11 +39,14 @@ log = logging.getLogger("snnbook")
 NETWORKS = {
     "mozafari2019": "Mozafari et al. 2019: STDP (S1, S2) + R-STDP (S3)",
     "diehl_cook2015": "Diehl & Cook 2015: unsupervised STDP, labels from training digits",
+    "kheradpisheh2018": "Kheradpisheh et al. 2018: STDP (2 layers) + linear SVM / logistic readout",
     "chevalier": "Chevalier 2018: autograd SNN and its non-spiking twin (SGD, 3 epochs)",
     "surrogate_fc": "snnTorch tutorial 5: LIF 784-1000-10, surrogate gradients, 1 epoch",
     "surrogate_conv": "convolutional LIF network, surrogate gradients, direct input",
     "events": "conv SNN on EventMNIST (binned events, one frame, shuffled times) or Diehl & Cook on frames",
     "mozafari2019-committee": "variant: decide by a committee of independently trained 2019 networks",
+    "ann_fc": "ReLU twin of surrogate_fc (784-1000-10), then converted to IF neurons (balancing)",
+    "ann_conv": "ReLU twin of surrogate_conv, then converted to IF neurons (balancing)",
 }
 TORCH_NETWORKS = ("chevalier", "surrogate_fc", "surrogate_conv", "events")
 CARDS = ("mozafari2019", "chevalier", "surrogate_fc", "surrogate_conv")
@@ -67,7 +72,10 @@ def _nonneg(value: str) -> int:
 
 
 def _positive(value: str) -> int:
-    v = _nonneg(value)
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return v
@@ -135,9 +143,21 @@ def _train_parsers(sub) -> None:
     d.add_argument("--neurons", type=_positive, default=None, help="excitatory neurons (400)")
     d.add_argument("--epochs", type=_positive, default=1, help="passes over the training digits (1)")
     d.add_argument("--label-digits", type=_positive, default=None,
-                   help="label the neurons on the last N training digits (default: all training digits)")
+                   help="a fixed labelling set: the N training digits before the validation digits "
+                        "(default: its size chosen on the validation digits)")
+    d.add_argument("--validation-digits", type=_positive, default=None,
+                   help="the last N training digits, held out of labelling to choose its size "
+                        "(default 10000 of 60000)")
     d.add_argument("--monitor-every", type=_nonneg, default=1000,
                    help="training digits between monitor snapshots in the JSON (1000; 0: none)")
+
+    h = sub.add_parser("kheradpisheh2018", parents=[common], help=NETWORKS["kheradpisheh2018"])
+    h.add_argument("--epochs-l1", type=_nonneg, default=None, help="STDP epochs of layer 1 (2)")
+    h.add_argument("--epochs-l2", type=_nonneg, default=None, help="STDP epochs of layer 2 (20)")
+    h.add_argument("--validation", type=_positive, default=None,
+                   help="held-out last training digits that choose the readout's C (10000)")
+    h.add_argument("--layer1-features", action="store_true", help="variant: the readout also sees layer 1")
+    h.add_argument("--threads", type=_positive, default=None, help="torch and numba threads")
 
     for net in ("chevalier", "surrogate_fc", "surrogate_conv"):
         g = sub.add_parser(net, parents=[common_torch], help=NETWORKS[net])
@@ -156,7 +176,19 @@ def _train_parsers(sub) -> None:
             g.add_argument("--shift", type=_nonneg, default=None,
                            help="augmentation: translate each training digit by up to N pixels (default 0)")
         if net == "surrogate_fc":
-            g.add_argument("--coding", choices=("rate", "direct"), default=None, help="input coding (rate)")
+            g.add_argument("--coding", choices=("rate", "direct"), default=None, help="input coding (direct)")
+        if net in ("surrogate_fc", "surrogate_conv"):
+            from .models.surrogate import SURROGATES
+            g.add_argument("--surrogate", choices=sorted(SURROGATES), default=None,
+                           help="surrogate derivative of the spike (default: the network's)")
+
+    for net in ("ann_fc", "ann_conv"):
+        a = sub.add_parser(net, parents=[common_torch], help=NETWORKS[net])
+        a.add_argument("--validation", type=_positive, default=None,
+                       help="held-out last training digits: percentile and time steps (10000)")
+        a.add_argument("--epochs", type=_positive, default=None, help="epochs of the ANN (fc 5, conv 3)")
+        a.add_argument("--max-steps", type=_positive, default=None, help="longest simulation (256)")
+        a.add_argument("--coding", choices=("direct", "poisson"), default=None, help="input coding (direct)")
 
     e = sub.add_parser("events", parents=[common_torch], help=NETWORKS["events"])
     e.add_argument("--input", choices=("binned", "frame", "shuffled"), default="binned",
@@ -238,10 +270,26 @@ def _train(args, words: list[str], prog: str) -> int:
             _apply_quick(args, dc.QUICK, f"diehl_cook2015_{args.neurons or dc.QUICK['n_neurons']}-quick-seed{args.seed}")
         r = dc.train_diehl_cook2015(n_neurons=args.neurons or 400, epochs=args.epochs, seed=args.seed,
                                     train_digits=args.train_digits, test_digits=args.test_digits,
-                                    label_digits=args.label_digits, command=command,
+                                    label_digits=args.label_digits, validation_digits=args.validation_digits,
+                                    command=command,
                                     monitor_every=args.monitor_every or None, **_common(args))
         print(f"{r['name']}: test accuracy {r['test_accuracy']:.4f}, training wall time "
               f"{r['wall_time_train_s']:.0f} s (total {r['wall_time_total_s']:.0f} s) -> {args.out}/{r['name']}.json")
+        return 0
+    if net == "kheradpisheh2018":
+        from .training import kheradpisheh2018 as kh
+        if args.quick:
+            _apply_quick(args, kh.QUICK, f"kheradpisheh2018-quick-seed{args.seed}")
+        r = kh.train_kheradpisheh2018(
+            epochs_l1=2 if args.epochs_l1 is None else args.epochs_l1,
+            epochs_l2=20 if args.epochs_l2 is None else args.epochs_l2, seed=args.seed,
+            validation=10_000 if args.validation is None else args.validation, train_digits=args.train_digits,
+            test_digits=args.test_digits, layer1_features=args.layer1_features, threads=args.threads,
+            command=command, **_common(args))
+        print(f"{r['name']}: test accuracy {r['test_accuracy']:.4f} (linear SVM, C "
+              f"{r['readouts']['linear_svm']['selected_C']}), logistic regression "
+              f"{r['test_accuracy_logistic_regression']:.4f}, wall time {r['wall_time_total_s']:.0f} s "
+              f"-> {args.out}/{r['name']}.json")
         return 0
     if net == "events":
         from .training import events as ev
@@ -264,9 +312,32 @@ def _train(args, words: list[str], prog: str) -> int:
         print(f"{r['name']}: test accuracy {r['test_accuracy']:.4f}, {r['events_per_digit']:.0f} events "
               f"per digit, training wall time {r['wall_time_train_s']:.0f} s -> {args.out}/{r['name']}.json")
         return 0
+    if net in ("ann_fc", "ann_conv"):
+        from pathlib import Path
+
+        from .training import conversion as cv
+        kind = net.split("_")[1]
+        if args.quick:
+            _apply_quick(args, cv.QUICK[kind], f"{net}-quick-seed{args.seed}")
+        common = _common(args)
+        extra = {"epochs": args.epochs} if args.epochs is not None else {}
+        a = cv.train_ann(kind, seed=args.seed, command=command, train_digits=args.train_digits,
+                         validation=args.validation or 10_000, test_digits=args.test_digits,
+                         threads=args.threads, device=args.device, **extra, **common)
+        conv_name = None if args.name is None else args.name.replace("ann_", "conversion_", 1)
+        opts = {k: v for k, v in (("max_steps", args.max_steps), ("coding", args.coding)) if v is not None}
+        c = cv.convert_ann(kind, Path(args.out) / f"{a['name']}.json", out=args.out, seed=args.seed,
+                           name=conv_name, command=command, threads=args.threads, device=args.device,
+                           force=args.force, progress=not args.no_progress, verbose=args.verbose, **opts)
+        print(f"{a['name']}: ANN test accuracy {a['test_accuracy']:.4f}; {c['name']}: converted, "
+              f"percentile {c['percentile']:g}, {c['time_steps']} steps, test accuracy "
+              f"{c['test_accuracy']:.4f} -> {args.out}/")
+        if args.name is None and not args.quick:
+            cv.summarize_conversion(kind, args.out)  # the card: conversion_{kind}.json
+        return 0
     # the gradient-trained networks
     from .training import gradient as gr
-    keys = ("epochs", "batch_size", "time_steps", "lr", "coding", "shift")
+    keys = ("epochs", "batch_size", "time_steps", "lr", "coding", "shift", "surrogate")
     if args.quick:
         _apply_quick(args, gr.QUICK[net], None)
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
@@ -315,6 +386,82 @@ def _card(network: str, out: str) -> int:
     return 0
 
 
+def _sweep_parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{prog} sweep", allow_abbrev=False, description=(
+        "Run many runs of one network as Ray tasks: the seeds times a grid of options. Options not "
+        "listed here go to every run (snnbook train <network> -h lists them). A sweep started again "
+        "skips finished runs and resumes the others."))
+    p.add_argument("network", nargs="?", default=None, help="the network (or give --file)")
+    p.add_argument("--file", default=None, help="a YAML file describing the sweep (see snnbook.sweep)")
+    p.add_argument("--seeds", default=None, help="seeds: 3, 0-2 or 0,1,5 (default 0)")
+    p.add_argument("--grid", action="append", default=[], metavar="OPTION=V1,V2",
+                   help="an axis of the grid (repeatable), e.g. --grid time-steps=4,8,16")
+    p.add_argument("--out", default=None, help="folder of the runs and the sweep card (default runs/)")
+    p.add_argument("--name", default=None, help="base name of the sweep card (default sweep-<network>)")
+    p.add_argument("--prefix", default=None, help="start of the run names (default: the network)")
+    p.add_argument("--names", default=None, metavar="TEMPLATE",
+                   help="run names from a template of the grid's options and {seed}, e.g. sweep-t{time-steps}")
+    p.add_argument("--workers", type=_positive, default=None, help="runs at once on a local Ray (default: cores)")
+    p.add_argument("--cpus-per-run", type=_number, default=None, help="CPUs Ray reserves per run (1)")
+    p.add_argument("--gpus-per-run", type=_number, default=None, help="GPUs Ray reserves per run (0)")
+    p.add_argument("--address", default=None, help="a Ray cluster (default RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--retries", type=_nonneg, default=2, help="restarts of a run whose process died (2)")
+    p.add_argument("--committee", action="store_true", help="mozafari2019: the seeds of a configuration "
+                                                            "form a committee")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
+    return p
+
+
+def _sweep(words: list[str], prog: str) -> int:
+    from . import sweep
+    parser = _sweep_parser(prog)
+    args, rest = parser.parse_known_args(words[1:])
+    command = _recorded(prog, words)
+    try:
+        if args.file is not None:
+            if args.network is not None or args.seeds is not None or args.grid or rest:
+                parser.error("--file describes the whole sweep: give no network, --seeds, --grid or run options")
+            specs, settings = sweep.plan_from_file(args.file, out=args.out)
+        else:
+            if args.network is None:
+                parser.error("give a network (snnbook sweep <network> ...) or --file")
+            settings = {"out": args.out or "runs"}
+            specs = sweep.plan(args.network, seeds=args.seeds or "0", grid=sweep.parse_grid(args.grid),
+                               options=rest, out=settings["out"], prefix=args.prefix, names=args.names)
+    except (ValueError, TypeError) as err:
+        print(f"{prog} sweep: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    state = sweep.status(specs, settings["out"])
+    if args.dry_run:
+        for s in specs:
+            print(f"{s.name}: {state[s.name]}  ({s.command})")
+        return 0
+    _configure_logging()
+    def pick(key, default):
+        value = getattr(args, key)
+        return value if value is not None else settings.get(key, default)
+    try:
+        card = sweep.run(specs, out=settings["out"], name=args.name or settings.get("name"), address=args.address,
+                         workers=args.workers, cpus_per_run=pick("cpus_per_run", 1),
+                         gpus_per_run=pick("gpus_per_run", 0), retries=args.retries,
+                         committee=args.committee or bool(settings.get("committee")), command=command)
+    except ImportError as err:
+        print(f"{prog} sweep: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as err:
+        print(f"{prog} sweep: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{prog} sweep: stopped; finished runs are in {settings['out']}/, the others saved "
+              f"checkpoints. Continue with:\n  {' '.join(shlex.quote(w) for w in [prog, *words])}", file=sys.stderr)
+        return 130
+    print(sweep.table(card))
+    print(f"card: {settings['out']}/{card['sweep']}.json")
+    for f in card["failed"]:
+        print(f"failed: {f['name']}: {f['reason']}", file=sys.stderr)
+    return 1 if card["failed"] else 0
+
+
 def _configure_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -335,6 +482,7 @@ def build_parser(prog: str = "snnbook") -> argparse.ArgumentParser:
     c = sub.add_parser("card", help="aggregate a network's runs into its results card")
     c.add_argument("network", choices=CARDS)
     c.add_argument("--out", default="runs", help="the folder of the runs and of the card (default runs/)")
+    sub.add_parser("sweep", help="many runs of a network as Ray tasks (snnbook sweep -h)", add_help=False)
     m = sub.add_parser("compare", help="the comparison table of every network")
     m.add_argument("folder", nargs="?", default=None,
                    help="a folder of results files (default: the published record that ships with snnbook)")
@@ -348,6 +496,8 @@ def main(argv: list[str] | None = None, prog: str = "snnbook") -> int:
     if argv is not None and (isinstance(argv, str) or not all(isinstance(a, str) for a in argv)):
         raise TypeError(f"main: argv must be a list of str or None, got {argv!r}")
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["sweep"]:
+        return _sweep(words, prog)
     parser = build_parser(prog)
     args = parser.parse_args(words)
     _configure_logging()

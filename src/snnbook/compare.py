@@ -1,12 +1,20 @@
-"""The book's comparison table of every trained network, built from the ``results/*.json`` files.
+"""The book's comparison of every trained network, built from the ``results/*.json`` files.
 
-Chapter: Learning by gradient (book/gradient.md).
+Chapters: Learning by gradient (book/gradient.md) and The third road: converting a trained ANN
+(book/conversion.md).
 
 :func:`comparison_table` reads the results files that the project's own commands wrote
 (``python -m snnbook.train ...``) and returns one :class:`Row` per network: learning rule,
 supervision, test accuracy (mean +- sample sd over the seeds that exist), training wall time on
 this CPU, time steps, spikes, synaptic operations and an **energy estimate** per inference, beside
 the published accuracy (:data:`PUBLISHED`, each with its citation key in ``book/references.bib``).
+
+The rows are shown as two tables that name the networks alike (:data:`TABLES`): the **accuracy
+table** (:data:`ACCURACY_HEADINGS`: network, learning rule, labels, test accuracy, published) and
+the **cost table** (:data:`COST_HEADINGS`: network, time steps, synops, MACs, energy estimate,
+training wall time with its threads), each narrow enough for the book's column;
+``to_markdown(rows)`` gives both, ``to_markdown(rows, "accuracy")`` or ``"cost"`` one, and
+``"wide"`` the former single table of eleven columns (kept for scripts that parse it).
 No measured number is typed here: each comes from a JSON field named in :data:`SOURCES` or is
 computed from such fields by a rule stated in the row's notes. A network whose files are missing is
 left out (:func:`comparison_table` never fails for a missing file); a field that a file lacks, or
@@ -40,7 +48,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "ENERGY_SOURCE", "PUBLISHED", "SOURCES", "Row", "comparison_table",
-           "to_markdown", "to_html", "energy_nj", "mean_sd", "published_results"]
+           "to_markdown", "to_html", "energy_nj", "mean_sd", "published_results", "TABLES",
+           "ACCURACY_HEADINGS", "COST_HEADINGS", "table_cells"]
 
 #: Energy of one accumulate (32-bit float add, 45 nm; Horowitz 2014), picojoules.
 E_AC_PJ = 0.9
@@ -69,11 +78,22 @@ PUBLISHED = {
                                    "(blog post and notebook): spiking net, 90.65 %"},
     "chevalier-nonspiking": {"accuracy": 0.8897, "cite": None,
                              "where": "G. Chevalier (2018), same post: non-spiking twin, 88.97 %"},
-    "surrogate_fc": {"accuracy": 0.939, "cite": "eshraghian2023training",
-                     "where": "snnTorch tutorial 5 (Eshraghian et al. 2023): 784-1000-10 LIF net, 93.9 %"},
+    "surrogate_fc": {"accuracy": 0.9387, "cite": "snntorch_tutorial5",
+                     "where": "snnTorch tutorial 5 (Eshraghian et al. 2023): 784-1000-10 LIF net, "
+                              "93.87 % (9 387 of 10 000 test digits)"},
     "surrogate_conv": {"accuracy": None, "cite": "neftci2019surrogate",
                        "where": "our own design (surrogate gradients: Neftci et al. 2019); no published "
                                 "number"},
+    "ann_fc": {"accuracy": None, "cite": None,
+               "where": "the ReLU twin of the surrogate-gradient FC network; no published number"},
+    "ann_conv": {"accuracy": None, "cite": None,
+                 "where": "the ReLU twin of the surrogate-gradient conv. net; no published number"},
+    "conversion_fc": {"accuracy": None, "cite": "diehl2015fast",
+                      "where": "conversion with weight/threshold balancing (Diehl et al. 2015; percentile: "
+                               "Rueckauer et al. 2017) of our FC ANN; no published number for this network"},
+    "conversion_conv": {"accuracy": None, "cite": "diehl2015fast",
+                        "where": "conversion (Diehl et al. 2015) of our conv. ANN; no published number for "
+                                 "this network"},
 }
 
 #: The JSON fields each column comes from, per family of results files.
@@ -86,6 +106,12 @@ SOURCES = {
     "diehl_cook2015": {"files": "diehl_cook2015_{N}-seed*.json", "accuracy": "test_accuracy",
                        "wall_time": "wall_time_train_s + wall_time_label_s",
                        "time_steps": "params.present_ms / params.dt_ms", "spikes": "spikes_per_test_digit"},
+    "conversion": {"files": "ann_{fc,conv}-seed*.json, conversion_{fc,conv}-seed*.json",
+                   "accuracy": "test_accuracy (converted: at the time steps chosen on validation digits)",
+                   "wall_time": "wall_time_train_s (converted: ANN training + balancing and selection)",
+                   "time_steps": "time_steps (converted); none for the ANN",
+                   "spikes": "spikes_per_test_digit.total", "synops": "synops_per_inference.total",
+                   "macs": "macs_per_inference.total (ANN); input_layer_macs_per_inference (converted)"},
     "gradient": {"files": "{chevalier-spiking,chevalier-nonspiking,surrogate_fc,surrogate_conv,events_*}"
                           "-seed*.json", "accuracy": "test_accuracy", "wall_time": "wall_time_train_s",
                  "time_steps": "config.time_steps",
@@ -111,6 +137,10 @@ class Row:
             (accumulates); macs: multiply-accumulates (analog inputs or analog events);
             energy_nj: the arithmetic energy estimate (:func:`energy_nj`).
         files: the results files read; notes: how each derived value was computed, or why missing.
+        machines: the CPU models the runs trained on (from each file's ``machine.cpu``).
+        time_steps_per_seed: where the seeds ran for different numbers of steps (the converted
+            networks, whose steps are chosen per seed), each seed's; the cost table then shows
+            their range.
     """
 
     key: str
@@ -132,6 +162,8 @@ class Row:
     energy_nj: float | None = None
     files: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    machines: list = field(default_factory=list)
+    time_steps_per_seed: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """The row as a plain dict (JSON-serialisable)."""
@@ -182,9 +214,9 @@ def _load(path: Path) -> dict | None:
 LEFT_OUT: list[dict] = []
 
 
-def _seed_files(results: Path, pattern: str) -> list[tuple[Path, dict]]:
-    from .training.cards import collect
-    runs, dropped = collect(results.glob(pattern), with_paths=True)
+def _seed_files(results: Path, pattern: str, ignore=None) -> list[tuple[Path, dict]]:
+    from .training.cards import PER_RUN, collect
+    runs, dropped = collect(results.glob(pattern), with_paths=True, ignore=ignore or PER_RUN)
     LEFT_OUT.extend(dropped)
     return runs
 
@@ -362,10 +394,75 @@ def _gradient(results: Path) -> list[Row]:
     return rows
 
 
+_CONVERSION = {"fc": ("FC 784-1000-10", "surrogate_fc"), "conv": ("conv. net", "surrogate_conv")}
+
+
+def _conversion(results: Path) -> list[Row]:
+    """Rows of the ReLU twins (``ann_{fc,conv}``) and their converted SNNs (``conversion_*``)."""
+    rows = []
+    for net, (label, _) in _CONVERSION.items():
+        anns = _seed_files(results, f"ann_{net}-seed*.json")
+        if anns:
+            row = Row(f"ann_{net}", f"ANN twin (ReLU), {label}", "backprop (ordinary ANN)",
+                      "labels (cross-entropy)")
+            row.accuracy_mean, row.accuracy_sd = mean_sd([d["test_accuracy"] for _, d in anns])
+            row.seeds = [d.get("seed") for _, d in anns]
+            row.train_wall_time_s = _mean([d.get("wall_time_train_s") for _, d in anns])
+            row.train_threads = [(d.get("machine") or {}).get("torch_threads") for _, d in anns]
+            macs = [(d.get("macs_per_inference") or {}).get("total") for _, d in anns]
+            row.macs = _mean(macs) if all(m is not None for m in macs) else None
+            row.synops_ac = 0.0 if row.macs is not None else None
+            row.energy_nj = energy_nj(row.synops_ac, row.macs)
+            row.files = [p.name for p, _ in anns]
+            row.notes = ["an ANN: no time steps, no spikes; MACs: every synapse once per inference "
+                         "(macs_per_inference.total)"]
+            rows.append(_published(row))
+        convs = _seed_files(results, f"conversion_{net}-seed*.json", ignore=("seed", "ann"))
+        if not convs:
+            continue
+        row = Row(f"conversion_{net}", f"Converted SNN (IF), {label}",
+                  "backprop in the ANN, then conversion (weight/threshold balancing)",
+                  "labels (ANN cross-entropy)")
+        row.accuracy_mean, row.accuracy_sd = mean_sd([d["test_accuracy"] for _, d in convs])
+        row.seeds = [d.get("seed") for _, d in convs]
+        row.train_wall_time_s = _mean([d.get("wall_time_train_s") for _, d in convs])
+        row.train_threads = [(d.get("machine") or {}).get("torch_threads") for _, d in convs]
+        row.time_steps = _mean([d.get("time_steps") for _, d in convs])
+        row.time_steps_per_seed = [d.get("time_steps") for _, d in convs]
+        sp = [(d.get("spikes_per_test_digit") or {}).get("total") for _, d in convs]
+        sy = [(d.get("synops_per_inference") or {}).get("total") for _, d in convs]
+        ma = [d.get("input_layer_macs_per_inference") for _, d in convs]
+        row.spikes = _mean(sp) if None not in sp else None
+        row.synops_ac = _mean(sy) if None not in sy else None
+        row.macs = _mean(ma) if None not in ma else None
+        if row.synops_ac is not None and row.macs is not None:
+            row.energy_nj = energy_nj(row.synops_ac, row.macs)
+        row.files = [p.name for p, _ in convs]
+        row.notes = ["accuracy and costs at the time steps chosen on validation digits (time_steps)",
+                     "wall time: the ANN's training plus balancing and the choices on validation digits",
+                     "synops: IF spikes x fan-out (accumulates); MACs: the analog input layer, once per "
+                     "digit (direct coding)"]
+        rows.append(_published(row))
+    return rows
+
+
+def _with_machines(rows: list[Row], results: Path) -> list[Row]:
+    for r in rows:
+        cpus = []
+        for f in r.files:
+            d = _load(results / f) or {}
+            cpu = (d.get("machine") or {}).get("cpu") if isinstance(d, dict) else None
+            if cpu and cpu not in cpus:
+                cpus.append(cpu)
+        r.machines = cpus
+    return rows
+
+
 def comparison_table(results_dir: str | os.PathLike = "results") -> list[Row]:
     """The comparison table: one :class:`Row` per network whose results files exist in
     ``results_dir`` (Mozafari 2019, Diehl & Cook 2015 per size, Chevalier spiking and non-spiking,
-    surrogate FC and conv, event-camera networks), in that order.
+    surrogate FC and conv, event-camera networks, the ANN twins and their converted SNNs), in that
+    order.
 
     Args:
         results_dir: folder of the ``*.json`` files written by ``python -m snnbook.train``.
@@ -385,7 +482,8 @@ def comparison_table(results_dir: str | os.PathLike = "results") -> list[Row]:
     if not results.is_dir():
         raise ValueError(f"comparison_table: results_dir must be an existing folder, got {str(results)!r}")
     LEFT_OUT.clear()
-    return _mozafari(results) + _diehl_cook(results) + _gradient(results)
+    rows = _mozafari(results) + _diehl_cook(results) + _gradient(results) + _conversion(results)
+    return _with_machines(rows, results)
 
 
 def _fmt(x, digits=0, unit="") -> str:
@@ -396,47 +494,116 @@ def _fmt(x, digits=0, unit="") -> str:
     return f"{x:,.{digits}f}{unit}".replace(",", " ")
 
 
-def _cells(r: Row) -> list[str]:
+def _accuracy_cell(r: Row) -> str:
     acc = "—" if r.accuracy_mean is None else f"{100 * r.accuracy_mean:.2f}"
     if r.accuracy_sd is not None:
         acc += f" ± {100 * r.accuracy_sd:.2f}"
-    acc += f" (n={len(r.seeds)})" if r.seeds else ""
+    return acc + (f" (n={len(r.seeds)})" if r.seeds else "")
+
+
+def _threads(r: Row) -> str:
+    t = sorted({int(x) for x in r.train_threads if x is not None})
+    if not t:
+        return ""
+    return f" ({t[0]} thread{'s' if t[0] > 1 else ''})" if len(t) == 1 else f" ({t[0]}–{t[-1]} threads)"
+
+
+def _steps(r: Row) -> str:
+    per_seed = [t for t in r.time_steps_per_seed if t is not None]
+    if len(set(per_seed)) > 1:
+        return f"{min(per_seed):g}–{max(per_seed):g}"
+    return _fmt(r.time_steps)
+
+
+def _cells(r: Row) -> list[str]:
+    """The former single table's eleven cells (``table="wide"``)."""
     pub = "—" if r.published_accuracy is None else f"{100 * r.published_accuracy:.2f}"
-    return [r.name, r.learning_rule, r.supervision, acc, pub, _fmt(r.train_wall_time_s, 0, " s"),
+    return [r.name, r.learning_rule, r.supervision, _accuracy_cell(r), pub, _fmt(r.train_wall_time_s, 0, " s"),
             _fmt(r.time_steps), _fmt(r.spikes, 1), _fmt(r.synops_ac), _fmt(r.macs),
             _fmt(r.energy_nj, 1)]
 
 
-#: Column headings of :func:`to_markdown` and :func:`to_html`.
+#: Column headings of the former single table (``table="wide"``).
 HEADINGS = ["network", "learning rule", "supervision", "test accuracy % (mean ± sd)", "published %",
             "training wall time", "time steps", "spikes / inference", "synops (AC) / inference",
             "MACs / inference", "energy estimate nJ / inference"]
+#: Columns of the accuracy table.
+ACCURACY_HEADINGS = ["network", "learning rule", "labels used", "test accuracy % (mean ± sd, n seeds)",
+                     "published %"]
+#: Columns of the cost table (numbers per inference, means over the seeds).
+COST_HEADINGS = ["network", "time steps", "synops (AC)", "MACs", "energy estimate (nJ)",
+                 "training wall time"]
+#: The tables :func:`to_markdown` and :func:`to_html` draw: name -> (headings, cells of a row).
+TABLES = {
+    "accuracy": (ACCURACY_HEADINGS, lambda r: [
+        r.name, r.learning_rule, r.supervision, _accuracy_cell(r),
+        "—" if r.published_accuracy is None else f"{100 * r.published_accuracy:.2f}"]),
+    "cost": (COST_HEADINGS, lambda r: [
+        r.name, _steps(r), _fmt(r.synops_ac), _fmt(r.macs), _fmt(r.energy_nj, 1),
+        _fmt(r.train_wall_time_s, 0, " s") + ("" if r.train_wall_time_s is None else _threads(r))]),
+    "wide": (HEADINGS, _cells),
+}
 
 
-def to_markdown(rows: list[Row]) -> str:
-    """The table as Markdown (one line per row, "—" where a value is missing).
+def table_cells(rows: list[Row], table: str = "accuracy") -> tuple[list[str], list[list[str]]]:
+    """The headings and cells of one table (``"accuracy"``, ``"cost"`` or ``"wide"``).
 
     Example:
-        >>> print(to_markdown([]).splitlines()[0][:20])
+        >>> table_cells([], "cost")[0][:3]
+        ['network', 'time steps', 'synops (AC)']
+    """
+    _check_rows("table_cells", rows)
+    if table not in TABLES:
+        raise ValueError(f"table_cells: table must be one of {sorted(TABLES)}, got {table!r}")
+    headings, cells = TABLES[table]
+    return list(headings), [cells(r) for r in rows]
+
+
+def _tables(fn: str, table) -> list[str]:
+    if table == "both":
+        return ["accuracy", "cost"]
+    if table not in TABLES:
+        raise ValueError(f"{fn}: table must be 'both' or one of {sorted(TABLES)}, got {table!r}")
+    return [table]
+
+
+def to_markdown(rows: list[Row], table: str = "both") -> str:
+    """The tables as Markdown (one line per row, "—" where a value is missing).
+
+    Args:
+        rows: from :func:`comparison_table`.
+        table: ``"both"`` (the accuracy table, a blank line, the cost table), ``"accuracy"``,
+            ``"cost"`` or ``"wide"`` (the former single table of eleven columns).
+
+    Example:
+        >>> print(to_markdown([], "accuracy").splitlines()[0][:20])
         | network | learning
     """
     _check_rows("to_markdown", rows)
-    lines = ["| " + " | ".join(HEADINGS) + " |", "|" + "---|" * len(HEADINGS)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in _cells(r)) + " |" for r in rows]
-    return "\n".join(lines)
+    out = []
+    for name in _tables("to_markdown", table):
+        headings, cells = table_cells(rows, name)
+        lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
-def to_html(rows: list[Row]) -> str:
-    """The table as an HTML ``<table>`` (escaped).
+def to_html(rows: list[Row], table: str = "both") -> str:
+    """The tables as HTML ``<table>`` elements (escaped); ``table`` as :func:`to_markdown`.
 
     Example:
         >>> to_html([]).startswith("<table>")
         True
     """
     _check_rows("to_html", rows)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADINGS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    out = []
+    for name in _tables("to_html", table):
+        headings, cells = table_cells(rows, name)
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headings)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+        out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "\n".join(out)
 
 
 def _check_rows(fn: str, rows) -> None:
@@ -456,7 +623,7 @@ def published_results() -> Path:
 
 
 def main(argv=None, prog: str = "python -m snnbook.compare") -> int:
-    """``snnbook compare [FOLDER] [--html]``: print the table (Markdown or HTML) of the results in
+    """``snnbook compare [FOLDER] [--html]``: print the two tables (Markdown or HTML) of the results in
     FOLDER (default: the published results that ship with snnbook). Exit status 1 when FOLDER holds
     no results of the book's networks, 2 when it is not a folder."""
     import argparse
@@ -481,8 +648,14 @@ def main(argv=None, prog: str = "python -m snnbook.compare") -> int:
               "<network>; the published results: snnbook compare with no folder)", file=sys.stderr)
         return 1
     print(f"Results in {folder}\n")
-    print(to_html(rows) if args.html else to_markdown(rows))
-    print(f"\nEnergy: an estimate, arithmetic only ({ENERGY_SOURCE['text']}).")
+    for name, title in (("accuracy", "Accuracy"), ("cost", "Cost per inference")):
+        print(f"{title}\n")
+        print((to_html(rows, name) if args.html else to_markdown(rows, name)) + "\n")
+    print(f"Energy: an estimate, arithmetic only ({ENERGY_SOURCE['text']}).")
+    machines = sorted({m for r in rows for m in r.machines})
+    if machines:
+        print("Training wall times measured on: " + "; ".join(machines) + " (shared machines: wall times "
+              "depend on the load; see each file's machine.load_average_1_5_15_min).")
     for d in LEFT_OUT:
         print(f"left out {d['file']}: {d['reason']}")
     return 0

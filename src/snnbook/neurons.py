@@ -19,6 +19,9 @@ increment in mV, e.g. a weighted sum of input spikes as in SpykeTorch):
   + theta_plus * spike`` (only while adapting, i.e. in training mode for the module).
 
 Waves are ``[batch, time, *]``; the spike output is NOT cumulative (a 1 at each spike).
+
+Conductance-based synapses (Diehl & Cook 2015): :func:`conductance_step` moves the membrane under
+excitatory and inhibitory conductances, which drive it towards their reversal potentials.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ from typing import Callable, NamedTuple, Union
 import torch
 from torch import nn
 
-from ._checks import check_bool, check_finite_result, check_float, check_real, check_representable, check_tensor
+from ._checks import (check_bool, check_finite_result, check_float, check_real, check_representable,
+                      check_same_device, check_tensor)
 
 __all__ = [
     "DT", "IF_V_RESET", "IF_V_THRESHOLD", "LIF_TAU_MEM", "LIF_V_REST", "LIF_V_RESET", "LIF_V_THRESHOLD",
@@ -37,6 +41,8 @@ __all__ = [
     "init_state", "if_step", "lif_step", "adaptive_lif_step", "simulate", "lif_run",
     "heaviside", "FastSigmoidSpike", "ArctanSpike", "SigmoidSpike", "SurrogateSpike", "fast_sigmoid", "arctan",
     "IF", "LIF", "AdaptiveLIF",
+    "CONDUCTANCE_TAU_MEM", "CONDUCTANCE_V_REST", "CONDUCTANCE_E_EXC", "CONDUCTANCE_E_INH",
+    "CONDUCTANCE_TAU_EXC", "CONDUCTANCE_TAU_INH", "conductance_step",
 ]
 
 #: Default time step, in ms.
@@ -59,6 +65,18 @@ LIF_REFRACTORY = 0.0
 ADAPTIVE_THETA_PLUS = 0.05
 #: Default time constant of the adaptive threshold, in ms (Diehl & Cook 2015: 1e7 ms).
 ADAPTIVE_TAU_THETA = 1e7
+#: Membrane time constant of Diehl & Cook's (2015) excitatory neurons, in ms.
+CONDUCTANCE_TAU_MEM = 100.0
+#: Resting potential of Diehl & Cook's (2015) excitatory neurons, in mV.
+CONDUCTANCE_V_REST = -65.0
+#: Reversal potential of excitatory synapses, in mV (Diehl & Cook 2015).
+CONDUCTANCE_E_EXC = 0.0
+#: Reversal potential of inhibitory synapses onto excitatory neurons, in mV (Diehl & Cook 2015).
+CONDUCTANCE_E_INH = -100.0
+#: Decay time constant of the excitatory conductance, in ms (Diehl & Cook 2015).
+CONDUCTANCE_TAU_EXC = 1.0
+#: Decay time constant of the inhibitory conductance, in ms (Diehl & Cook 2015).
+CONDUCTANCE_TAU_INH = 2.0
 #: Default slope of the fast-sigmoid surrogate (snnTorch's default).
 FAST_SIGMOID_SLOPE = 25.0
 #: Default ``alpha`` of the arctan surrogate (snnTorch's default).
@@ -522,6 +540,72 @@ def lif_run(currents: torch.Tensor, params: LIFParameters = LIFParameters(), sta
     if not isinstance(params, LIFParameters):
         raise TypeError(f"lif_run: params must be LIFParameters, got {type(params).__name__}")
     return simulate(currents, params, state, spike_fn)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conductance-based synapses
+# ---------------------------------------------------------------------------------------------------
+def conductance_step(v: torch.Tensor, g_exc: torch.Tensor, g_inh: torch.Tensor,
+                     tau_mem: float = CONDUCTANCE_TAU_MEM, v_rest: float = CONDUCTANCE_V_REST,
+                     e_exc: float = CONDUCTANCE_E_EXC, e_inh: float = CONDUCTANCE_E_INH,
+                     dt: float = DT) -> torch.Tensor:
+    r"""One step of a membrane with conductance-based synapses (no threshold, no reset).
+
+    ``tau_mem dv/dt = (v_rest - v) + g_exc (e_exc - v) + g_inh (e_inh - v)``, with the
+    conductances (in units of the leak conductance, as in Diehl & Cook 2015) held constant over
+    the step and integrated exactly: ``v`` relaxes towards the weighted mean of the three
+    potentials, ``v_inf = (v_rest + g_exc e_exc + g_inh e_inh) / g_tot`` with ``g_tot = 1 + g_exc
+    + g_inh``, at the faster rate ``g_tot / tau_mem``::
+
+        v <- v_inf + (v - v_inf) * exp(-dt * g_tot / tau_mem)
+
+    So ``v`` never leaves ``[e_inh, e_exc]`` when it starts there; with ``g_exc = g_inh = 0`` this
+    is the leak of :func:`lif_step`.
+
+    Args:
+        v (Tensor): membrane potential before the step, in mV (not modified).
+        g_exc (Tensor): excitatory conductance during the step, ``>= 0``.
+        g_inh (Tensor): inhibitory conductance during the step, ``>= 0``.
+        tau_mem (float): membrane time constant, in ms, ``> 0``. Default: 100.
+        v_rest (float): resting potential, in mV. Default: -65.
+        e_exc (float): excitatory reversal potential, in mV. Default: 0.
+        e_inh (float): inhibitory reversal potential, in mV. Default: -100.
+        dt (float): time step, in ms, ``> 0``. Default: 1.
+
+    Shape:
+        - Input: ``v``, ``g_exc``, ``g_inh``: ``[batch, *]``, all the same shape.
+        - Output: ``[batch, *]``.
+
+    Returns:
+        Tensor: the potential at the end of the step, in mV.
+
+    Example:
+        >>> v = torch.full((1, 2), -65.0)
+        >>> g = torch.tensor([[0.0, 1000.0]])  # none, and a huge excitatory conductance
+        >>> conductance_step(v, g, torch.zeros(1, 2)).round(decimals=1)  # saturates at e_exc
+        tensor([[-65.0000,  -0.1000]])
+    """
+    fn = "conductance_step"
+    check_same_device(fn, v=v, g_exc=g_exc, g_inh=g_inh)
+    for name, t in (("v", v), ("g_exc", g_exc), ("g_inh", g_inh)):
+        check_tensor(fn, name, t, axes="[batch, *]")
+        check_float(fn, name, t)
+        if t.shape != v.shape:
+            raise ValueError(f"{fn}: {name} has shape {tuple(t.shape)}, expected the shape of v "
+                             f"{tuple(v.shape)}")
+        if t.dtype != v.dtype:
+            raise TypeError(f"{fn}: {name} has dtype {t.dtype}, expected v's dtype {v.dtype}")
+        if name != "v" and bool((t < 0).any()):
+            raise ValueError(f"{fn}: {name} must be >= 0 (a conductance), got a minimum of "
+                             f"{t.min().item()}")
+    tau_mem = check_real(fn, "tau_mem", tau_mem, minimum=0.0, strict_min=True)
+    dt = check_real(fn, "dt", dt, minimum=0.0, strict_min=True)
+    v_rest, e_exc, e_inh = (check_real(fn, n, x) for n, x in
+                            (("v_rest", v_rest), ("e_exc", e_exc), ("e_inh", e_inh)))
+    g_tot = 1.0 + g_exc + g_inh
+    v_inf = (v_rest + g_exc * e_exc + g_inh * e_inh) / g_tot
+    out = v_inf + (v - v_inf) * torch.exp(-dt * g_tot / tau_mem)
+    return check_finite_result(fn, out, "the membrane potential", "a conductance is too large")
 
 
 # ---------------------------------------------------------------------------------------------------

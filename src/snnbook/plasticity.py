@@ -15,7 +15,9 @@ Learning rates use SpykeTorch's signed-pair form ``(a_ltp, a_ltd)``: ordinary ST
 functions accept any signs; the modules :class:`STDP` and :class:`RSTDP` check them.
 
 The trace-based pair rule with weight normalisation of Diehl & Cook (2015) for fully-connected
-layers is at the end (:func:`trace_step`, :func:`pair_stdp_update`, :func:`normalize_weights`).
+layers is at the end (:func:`trace_step`, :func:`pair_stdp_update`, :func:`normalize_weights`),
+after the classic pair window of Bi & Poo (1998) and Song, Miller & Abbott (2000),
+:func:`stdp_window`.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from .competition import _check_winner_rows, k_winners
 __all__ = ["pre_post_ordering", "stdp_update", "rstdp_update", "stdp_update_times", "rstdp_update_times", "reward_signal", "adapt_rstdp_rates",
            "STDP", "RSTDP", "trace_step", "pair_stdp_update", "normalize_weights",
            "STDP_LEARNING_RATE", "ANTI_STDP_LEARNING_RATE", "MAX_A_LTP", "LTD_RATIO", "ADAPT_EVERY",
-           "DC_ETA_PRE", "DC_ETA_POST"]
+           "DC_ETA_PRE", "DC_ETA_POST", "stdp_window", "SONG2000_TAU_PLUS", "SONG2000_TAU_MINUS",
+           "SONG2000_A_RATIO"]
 
 WAVE_AXES = "[batch, time, channel, height, width]"
 
@@ -44,6 +47,12 @@ MAX_A_LTP = 0.15
 LTD_RATIO = -0.75
 #: The 2019 MNIST example doubles ``a_ltp`` every ``ADAPT_EVERY`` training samples.
 ADAPT_EVERY = 500
+#: Time constant of the potentiation half of the STDP window, in ms (Song, Miller & Abbott 2000).
+SONG2000_TAU_PLUS = 20.0
+#: Time constant of the depression half of the STDP window, in ms (Song, Miller & Abbott 2000).
+SONG2000_TAU_MINUS = 20.0
+#: Ratio ``A- / A+`` of the STDP window, slightly above 1 (Song, Miller & Abbott 2000).
+SONG2000_A_RATIO = 1.05
 #: Diehl & Cook (2015) learning rate on a presynaptic spike (depression).
 DC_ETA_PRE = 0.0001
 #: Diehl & Cook (2015) learning rate on a postsynaptic spike (potentiation).
@@ -696,6 +705,49 @@ class RSTDP(nn.Module):
     def extra_repr(self) -> str:
         return (f"features={self.reward_ltp.shape[0]}, use_stabilizer={self.use_stabilizer}, "
                 f"lower_bound={float(self.lower_bound):g}, upper_bound={float(self.upper_bound):g}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the classic STDP window (Bi & Poo 1998; Song, Miller & Abbott 2000)
+# ---------------------------------------------------------------------------------------------
+def stdp_window(dt: torch.Tensor, a_plus: float, a_minus: float, tau_plus: float = SONG2000_TAU_PLUS,
+                tau_minus: float = SONG2000_TAU_MINUS) -> torch.Tensor:
+    r"""The weight change of one pre/post spike pair against ``dt = t_post - t_pre`` (ms).
+
+    ``a_plus * exp(-dt / tau_plus)`` for ``dt > 0`` (pre before post: potentiation),
+    ``-a_minus * exp(dt / tau_minus)`` for ``dt < 0`` (post before pre: depression), and 0 at
+    ``dt = 0``: the exponential window fitted to Bi & Poo's (1998) recordings and used by Song,
+    Miller & Abbott (2000). Both amplitudes are magnitudes, ``>= 0``.
+
+    Args:
+        dt (Tensor): spike-time differences ``t_post - t_pre``, in ms.
+        a_plus (float): amplitude of potentiation, ``>= 0``.
+        a_minus (float): amplitude of depression, ``>= 0``.
+        tau_plus (float): time constant of potentiation, in ms, ``> 0``. Default: 20.
+        tau_minus (float): time constant of depression, in ms, ``> 0``. Default: 20.
+
+    Shape:
+        - Input: ``dt``: ``[*]`` (any shape).
+        - Output: ``[*]``, the shape of ``dt``.
+
+    Returns:
+        Tensor: the weight change of each pair, in ``dt``'s dtype.
+
+    Example:
+        >>> stdp_window(torch.tensor([-20.0, 0.0, 20.0]), a_plus=1.0, a_minus=0.5)
+        tensor([-0.1839,  0.0000,  0.3679])
+    """
+    fn = "stdp_window"
+    check_tensor(fn, "dt", dt, axes="[*]", nonempty=False)
+    check_float(fn, "dt", dt)
+    a_plus = check_real(fn, "a_plus", a_plus, minimum=0.0)
+    a_minus = check_real(fn, "a_minus", a_minus, minimum=0.0)
+    tau_plus = check_real(fn, "tau_plus", tau_plus, minimum=0.0, strict_min=True)
+    tau_minus = check_real(fn, "tau_minus", tau_minus, minimum=0.0, strict_min=True)
+    ltp = a_plus * torch.exp(-dt.clamp(min=0) / tau_plus)
+    ltd = -a_minus * torch.exp(dt.clamp(max=0) / tau_minus)
+    out = torch.where(dt > 0, ltp, torch.where(dt < 0, ltd, torch.zeros_like(dt)))
+    return check_finite_result(fn, out, "the weight change", "a_plus or a_minus is too large")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -689,7 +689,8 @@ def intensity_lateral_inhibition(intensities: torch.Tensor, kernel: torch.Tensor
     b, c, h, w = intensities.shape
     r = k // 2
     y = intensities.reshape(b * c, 1, h, w)
-    patches = F.unfold(F.pad(y, (r, r, r, r)), k)  # [b*c, k*k, h*w], zero padding
+    # [b*c, k*k, h*w], zero padding
+    patches = F.unfold(F.pad(y, (r, r, r, r)), k)
     lower = (patches < y.reshape(b * c, 1, h * w)).to(y.dtype)
     factors = (lower * kernel.reshape(1, k * k, 1)).sum(1).reshape(b, c, h, w)
     out = intensities + intensities * factors

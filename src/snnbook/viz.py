@@ -78,7 +78,7 @@ def wave_frames(wave, steps=None, cmap: str = "gray_r", size: float = 0.8, title
     for ax, t in zip(axes[0], steps):
         ax.imshow(wave[t], cmap=cmap, vmin=0, vmax=vmax)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(title_fmt.format(t=t), fontsize=8)
+        ax.set_title(title_fmt.format(t=t), fontsize=9)
     fig.subplots_adjust(wspace=0.08, left=0.01, right=0.99, bottom=0.01, top=0.8)
     if title:
         fig.suptitle(title, y=1.0, va="bottom", fontsize=9)
@@ -151,7 +151,7 @@ def event_frames(events, steps=None, size: float = 0.9, title_fmt: str = "t={t}"
         for ax, t in zip(axes[0], steps):
             ax.imshow(video[t], cmap="gray", vmin=0, vmax=max(float(video.max()), 1e-12))
             ax.set_xticks([]), ax.set_yticks([])
-            ax.set_title(title_fmt.format(t=t), fontsize=8)
+            ax.set_title(title_fmt.format(t=t), fontsize=9)
     for ax, t in zip(axes[-1], steps):
         on, off = events[t, 0] > 0, events[t, 1] > 0
         rgb = np.ones(on.shape + (3,))
@@ -160,7 +160,7 @@ def event_frames(events, steps=None, size: float = 0.9, title_fmt: str = "t={t}"
         ax.imshow(rgb)
         ax.set_xticks([]), ax.set_yticks([])
         if video is None:
-            ax.set_title(title_fmt.format(t=t), fontsize=8)
+            ax.set_title(title_fmt.format(t=t), fontsize=9)
     fig.subplots_adjust(wspace=0.08, hspace=0.08, left=0.01, right=0.99, bottom=0.01, top=0.9)
     if title:
         fig.suptitle(title, y=1.0, va="bottom", fontsize=9)
@@ -294,7 +294,7 @@ def map_grid(maps, titles=None, row_labels=None, cmap="gray", size: float = 2.2,
                                location="right" if colorbar == "row" else "bottom")
             bar.ax.tick_params(labelsize=8)
             if labels[i]:
-                bar.set_label(labels[i], fontsize=8)
+                bar.set_label(labels[i], fontsize=9)
     else:
         fig.tight_layout(pad=0.3)
     return fig
@@ -424,7 +424,7 @@ def three_neuron_figure(inputs, voltages, spikes, threshold: float = 1.0, dt: fl
         ar, av = axes[2 * r], axes[2 * r + 1]
         for k in range(2):
             ar.vlines(t[x[r, k] > 0], k + 0.6, k + 1.4, color=f"C{k + 2}", lw=1.0)
-        ar.set_yticks([1, 2], ["in 1", "in 2"], fontsize=8)
+        ar.set_yticks([1, 2], ["in 1", "in 2"], fontsize=9)
         ar.set_ylim(0.4, 2.6)
         if titles is not None:
             ar.set_title(titles[r], fontsize=9, loc="left")
@@ -479,9 +479,9 @@ def tensor_grid(x, row_labels=None, col_labels=None, cmap: str = "gray_r", size:
             ax.imshow(x[r, c], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0 and col_labels is not None:
-                ax.set_title(str(col_labels[c]), fontsize=8)
+                ax.set_title(str(col_labels[c]), fontsize=9)
         if row_labels is not None:
-            axes[r, 0].set_ylabel(str(row_labels[r]), fontsize=8, rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(str(row_labels[r]), fontsize=9, rotation=0, ha="right", va="center")
     if title is not None:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(pad=0.3)
@@ -571,7 +571,7 @@ def winners_overlay(image, winners, field: int = 5, radius: int = 0, ax=None, cm
         if radius > 0:
             ax.add_patch(Rectangle((c - radius - 0.5, r - radius - 0.5), 2 * radius + 1, 2 * radius + 1,
                                    fill=False, ec=color, lw=0.9, ls="--"))
-        ax.text(c - half + 0.3, r - half - 0.3, f"{i + 1}:f{f}", color=color, fontsize=8, va="bottom")
+        ax.text(c - half + 0.3, r - half - 0.3, f"{i + 1}:f{f}", color=color, fontsize=9, va="bottom")
     ax.set_xlim(-0.5, img.shape[1] - 0.5), ax.set_ylim(img.shape[0] - 0.5, -0.5)
     ax.set_xticks([]), ax.set_yticks([])
     if title is not None:
@@ -610,7 +610,7 @@ def weight_trajectories(trajectories, labels=None, ax=None, styles=None, title=N
     ax.set_ylabel("weight $w$")
     ax.set_ylim(-0.03, 1.03)
     if labels is not None:
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False, fontsize=9)
     if title is not None:
         ax.set_title(title, fontsize=9)
     return fig
@@ -664,7 +664,7 @@ def network_diagram(blocks, ax=None, title=None, colors=None, box_width: float =
         ax.add_patch(FancyBboxPatch((x, 0), box_width, 1, boxstyle="round,pad=0.02,rounding_size=0.08",
                                     fc=color, ec="0.3", lw=1.0))
         ax.text(x + box_width / 2, 0.9, str(name), ha="center", va="top", fontsize=9, fontweight="bold")
-        ax.text(x + box_width / 2, 0.68, str(details), ha="center", va="top", fontsize=8, linespacing=1.35)
+        ax.text(x + box_width / 2, 0.68, str(details), ha="center", va="top", fontsize=9, linespacing=1.35)
         if i:
             ax.add_artist(FancyArrowPatch((x - gap + 0.04, 0.5), (x - 0.04, 0.5), arrowstyle="-|>",
                                           mutation_scale=10, color="0.3", lw=1.0))
@@ -902,12 +902,12 @@ def confusion_plot(confusion, ax=None, title=None, cmap: str = "Blues", classes=
     big = np.nanmax(shown) if np.isfinite(shown).any() else 1
     for (i, j), v in np.ndenumerate(m):
         if v > 0:
-            ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=7.5,
+            ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=9,
                     color="white" if v > big ** 0.75 else "black")
     rows = list(range(m.shape[0])) if classes is None else list(classes)
     cols = [str(c) for c in rows] + (["silent"] if m.shape[1] > m.shape[0] else [])
-    ax.set_xticks(range(m.shape[1]), cols, fontsize=8)
-    ax.set_yticks(range(m.shape[0]), [str(c) for c in rows], fontsize=8)
+    ax.set_xticks(range(m.shape[1]), cols, fontsize=9)
+    ax.set_yticks(range(m.shape[0]), [str(c) for c in rows], fontsize=9)
     ax.set_xlabel("decision")
     ax.set_ylabel("true class")
     if title is not None:

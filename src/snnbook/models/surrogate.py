@@ -371,9 +371,10 @@ class SurrogateFC(_SpikingSequential):
         hidden: hidden neurons (1000 in the tutorial).
         beta: membrane decay per step (0.95).
         time_steps: steps per digit (25).
-        coding: ``"rate"``: Bernoulli spikes with probability = pixel at each step (the issue's
-            setting); ``"direct"``: the analog image at every step (what the tutorial's code feeds).
-        surrogate: surrogate derivative name (``"fast_sigmoid"``, slope 25).
+        coding: ``"rate"``: Bernoulli spikes with probability = pixel at each step;
+            ``"direct"``: the analog image at every step (what the tutorial's code feeds).
+        surrogate: surrogate derivative name (``"fast_sigmoid"``, slope 25; the tutorial's
+            ``snn.Leaky`` uses snnTorch's default, ``"arctan"`` with alpha 2).
         eval_seed: seed of the input spikes in eval mode when no generator is given (so that eval
             is deterministic).
 
@@ -443,6 +444,9 @@ class SurrogateFC(_SpikingSequential):
         if self.coding == "rate":  # the input spikes are synaptic events too
             record = {"input": {"spikes": x.flatten(1).sum(1), "synops": x.flatten(1).sum(1) * self.hidden},
                       **record}
+        else:  # the analog image: the first layer multiplies it once per digit (784 x hidden MACs)
+            macs = float(self.net[0].in_features * self.net[0].out_features)
+            record = {"input_layer_macs": torch.full((x.shape[0],), macs, device=x.device), **record}
         return (spikes, potentials, record) if return_record else (spikes, potentials)
 
     def extra_repr(self) -> str:

@@ -8,7 +8,8 @@ Chapters: A deep network that learns with spikes (book/mozafari2019.md) and the 
 - :mod:`snnbook.training.cards`: which runs a results card aggregates (complete runs of one
   configuration) and their mean and standard deviation.
 - Recipes: :mod:`~snnbook.training.mozafari2019` (STDP + R-STDP, committees),
-  :mod:`~snnbook.training.diehl_cook2015` (unsupervised STDP), :mod:`~snnbook.training.gradient`
+  :mod:`~snnbook.training.diehl_cook2015` (unsupervised STDP),
+  :mod:`~snnbook.training.kheradpisheh2018` (STDP features, linear readout), :mod:`~snnbook.training.gradient`
   (Chevalier's network and the surrogate-gradient networks), :mod:`~snnbook.training.events`
   (networks on EventMNIST).
 
@@ -25,7 +26,9 @@ from .mozafari2019 import (DEVIATIONS, FAITHFUL, PAPER, committee_decisions, com
 from .gradient import (GRADIENT_DEFAULTS, GRADIENT_DEVIATIONS, GRADIENT_PAPERS, chevalier_lrs, evaluate_gradient,
                        load_gradient, random_shift, summarize_gradient, train_gradient)
 from .diehl_cook2015 import load_diehl_cook2015, train_diehl_cook2015
+from .kheradpisheh2018 import load_kheradpisheh2018, train_kheradpisheh2018
 from .events import load_events, train_events, train_events_stdp
+from .conversion import convert_ann, load_ann, summarize_conversion, train_ann
 
 __all__ = ["Run", "RunExists", "TrainingInterrupted", "DEFAULT_OUT", "provenance", "git_commit", "machine_info",
            "resolve_device", "confusion", "collect", "mean_sd",
@@ -33,4 +36,6 @@ __all__ = ["Run", "RunExists", "TrainingInterrupted", "DEFAULT_OUT", "provenance
            "committee_scores", "committee_decisions", "committee_mozafari2019", "PAPER", "DEVIATIONS", "FAITHFUL",
            "train_gradient", "random_shift", "evaluate_gradient", "load_gradient", "summarize_gradient",
            "chevalier_lrs", "GRADIENT_DEFAULTS", "GRADIENT_PAPERS", "GRADIENT_DEVIATIONS",
-           "train_diehl_cook2015", "load_diehl_cook2015", "train_events", "train_events_stdp", "load_events"]
+           "train_diehl_cook2015", "load_diehl_cook2015", "train_kheradpisheh2018", "load_kheradpisheh2018",
+           "train_events", "train_events_stdp", "load_events",
+           "train_ann", "convert_ann", "load_ann", "summarize_conversion"]

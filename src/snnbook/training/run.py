@@ -534,9 +534,11 @@ class Run:
 
     # -- the end --
     def record(self) -> dict:
-        """The fields every results file carries: provenance, dates, machine."""
+        """The fields every results file carries: provenance, dates, machine (and ``sweep``, the
+        command of the sweep that started the run, when ``snnbook sweep`` did)."""
         end = time.time()
-        return {"complete": True, "snnbook_version": self.provenance["snnbook_version"],
+        sweep = {"sweep": os.environ["SNNBOOK_SWEEP"]} if os.environ.get("SNNBOOK_SWEEP") else {}
+        return {**sweep, "complete": True, "snnbook_version": self.provenance["snnbook_version"],
                 "provenance": self.provenance,
                 "date_start": datetime.datetime.fromtimestamp(self.started).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "date": datetime.datetime.fromtimestamp(end).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z"),
