@@ -269,3 +269,36 @@ def test_the_published_time_step_sweep_is_what_its_sweep_command_plans():
     for r in runs:
         recorded = json.loads((ROOT / "results" / "sweep" / f"{r.name}.json").read_text())["command"]
         assert parsed(list(r.argv)) == parsed(shlex.split(recorded)[3:]), r.name
+
+
+@pytest.mark.parametrize("card_name, key", [("mozafari2019.json", None), ("surrogate_fc.json", "ours")])
+def test_a_card_names_the_sweep_that_regenerates_its_seeds(card_name, key):
+    """The card's sweep command plans, for every seed, the run its results file recorded."""
+    import shlex
+
+    from snnbook.cli import _sweep_parser, build_parser
+    card = json.loads((ROOT / "results" / card_name).read_text())
+    part = card if key is None else card[key]
+    command, commands = part["sweep_command"], part["commands"]
+    assert command and command.startswith("snnbook sweep ")
+    args, rest = _sweep_parser("snnbook").parse_known_args(shlex.split(command)[2:])
+    runs = sweep.plan(args.network, seeds=args.seeds, grid=sweep.parse_grid(args.grid), options=rest,
+                      out=args.out or "runs", prefix=args.prefix)
+    parser = build_parser()
+    ignore = ("resume", "no_progress", "verbose", "force", "keep_checkpoint", "name")
+
+    def parsed(argv):
+        return {k: v for k, v in vars(parser.parse_args(["train", *argv])).items() if k not in ignore}
+
+    assert sorted(r.seed for r in runs) == sorted(int(s) for s in commands)
+    for r in runs:
+        words = shlex.split(commands[str(r.seed)])
+        start = next(i for i, w in enumerate(words) if w in ("train", "snnbook.train")) + 1
+        assert parsed(list(r.argv)) == parsed(words[start:]), r.name
+
+
+def test_command_for_refuses_runs_that_are_not_one_sweep():
+    assert sweep.command_for(["snnbook train surrogate_fc --seed 0 --epochs 1",
+                              "snnbook train surrogate_fc --seed 1 --epochs 2"]) is None
+    assert sweep.command_for(["snnbook train surrogate_fc --seed 0", "snnbook train chevalier --seed 1"]) is None
+    assert sweep.command_for([]) is None

@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RunSpec", "plan", "plan_from_file", "parse_seeds", "parse_grid", "status", "run", "summarize",
+__all__ = ["RunSpec", "plan", "plan_from_file", "parse_seeds", "parse_grid", "status", "run", "summarize", "command_for",
            "RunFailed"]
 
 #: File-name characters of a run's name (the run layer's rule).
@@ -667,3 +667,58 @@ def table(card: dict) -> str:
                      f"{acc['n']}/{len(c['runs'])}", text, "-" if wall is None else _duration(wall)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+_NOT_SWEPT = {"--resume": 0, "--no-progress": 0, "-v": 0, "--verbose": 0, "--force": 0, "--keep-checkpoint": 0,
+              "--seed": 1, "--name": 1}
+
+
+def command_for(commands) -> str | None:
+    """The ``snnbook sweep`` command that regenerates runs recorded with ``commands`` (their
+    results files' ``command``: ``snnbook train <network> ... --seed S [--name P-seedS]``), or
+    None when the runs differ in more than their seed and name (they are not one sweep).
+
+    Example:
+        >>> command_for(["snnbook train surrogate_fc --seed 0 --out results",
+        ...              "snnbook train surrogate_fc --seed 1 --out results"])
+        'snnbook sweep surrogate_fc --seeds 0,1 --out results'
+    """
+    if isinstance(commands, dict):
+        commands = list(commands.values())
+    shared, network, seeds, prefixes = None, None, [], set()
+    for command in commands or []:
+        if not isinstance(command, str):
+            return None
+        words = shlex.split(command)
+        at = [k for k, w in enumerate(words) if w in ("train", "snnbook.train")]
+        if not at or at[0] + 1 >= len(words):
+            return None
+        i = at[0]
+        net, rest = words[i + 1], words[i + 2:]
+        kept, seed, name, j = [], 0, None, 0
+        while j < len(rest):
+            w = rest[j]
+            if w in _NOT_SWEPT:
+                if w == "--seed" and j + 1 < len(rest):
+                    seed = int(rest[j + 1]) if rest[j + 1].isdigit() else None
+                if w == "--name" and j + 1 < len(rest):
+                    name = rest[j + 1]
+                j += 1 + _NOT_SWEPT[w]
+                continue
+            kept.append(w)
+            j += 1
+        if seed is None or (network is not None and net != network) or (shared is not None and kept != shared):
+            return None
+        network, shared = net, kept
+        seeds.append(seed)
+        if name is not None:
+            if not name.endswith(f"-seed{seed}"):
+                return None
+            prefixes.add(name[: -len(f"-seed{seed}")])
+    if network is None or len(set(seeds)) != len(seeds) or len(prefixes) > 1:
+        return None
+    words = ["snnbook", "sweep", network, "--seeds", ",".join(map(str, sorted(seeds)))]
+    prefix = next(iter(prefixes), network)
+    if prefix != network:
+        words += ["--prefix", prefix]
+    return " ".join(shlex.quote(w) for w in words + shared)

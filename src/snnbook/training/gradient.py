@@ -564,7 +564,10 @@ def summarize_gradient(network: str, out: str | os.PathLike = "results") -> dict
                 "spikes_per_test_digit": {r["seed"]: r["spikes_per_test_digit"] for r in runs},
                 "synops_per_inference": {r["seed"]: r["synops_per_inference"] for r in runs},
                 "commands": {r["seed"]: r["command"] for r in runs},
+                "sweep_command": command_for([r["command"] for r in runs]),
                 "files": [f"{r['name']}.json" for r in runs]}
+
+    from ..sweep import command_for
 
     def load(pattern, prefer):
         runs, dropped = collect(out.glob(pattern), defaults=defaults, prefer=prefer)

@@ -543,6 +543,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
         left_out.extend(dropped)
         return runs
 
+    from ..sweep import command_for
     runs = load("mozafari2019-seed*.json", exclude_full=True)
     full = load("mozafari2019-seed*-full.json")
     budget = load("mozafari2019-2h-seed*.json")
@@ -595,6 +596,7 @@ def summarize_mozafari2019(out: str | os.PathLike = "results") -> dict:
         "wall_time_s": {r["seed"]: r["wall_time_s"] for r in runs},
         "machine": runs[0]["machine"],
         "commands": {r["seed"]: r["command"] for r in runs},
+        "sweep_command": command_for([r["command"] for r in runs]),
         "config": runs[0]["config"],
         "deviations": DEVIATIONS,
         "runs": [f"{r['name']}.json" for r in runs],
