@@ -278,12 +278,12 @@ def test_published_conv_runs_were_chosen_on_validation_digits():
         assert several in ([chosen], [])
 
 
-def test_update_gradient_deviations_is_idempotent(tmp_path):
+def test_update_deviations_is_idempotent(tmp_path):
     import importlib.util
     from pathlib import Path
     from snnbook.compare import published_results
-    path = Path(__file__).resolve().parents[1] / "tools" / "update_gradient_deviations.py"
-    spec = importlib.util.spec_from_file_location("update_gradient_deviations", path)
+    path = Path(__file__).resolve().parents[1] / "tools" / "update_deviations.py"
+    spec = importlib.util.spec_from_file_location("update_deviations", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     src = json.loads((published_results() / "chevalier-spiking-seed0.json").read_text())

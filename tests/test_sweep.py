@@ -302,3 +302,33 @@ def test_command_for_refuses_runs_that_are_not_one_sweep():
                               "snnbook train surrogate_fc --seed 1 --epochs 2"]) is None
     assert sweep.command_for(["snnbook train surrogate_fc --seed 0", "snnbook train chevalier --seed 1"]) is None
     assert sweep.command_for([]) is None
+
+
+def test_committee_is_made_of_each_configurations_finished_seeds(tmp_path, monkeypatch):
+    """``committee=True``: the finished seeds of every configuration become one committee (the
+    committee itself is tested in tests/test_training.py); too few members make none."""
+    import snnbook.training as training
+    runs = sweep.plan("mozafari2019", seeds="3-5", grid={"s3-features": [200, 400]}, out=tmp_path,
+                      prefix="mozafari2019-0.75h", options={"hours": 0.75})
+    for r in runs:
+        if r.name != "mozafari2019-0.75h-s3-features=400-seed4":  # one member failed
+            (tmp_path / f"{r.name}.json").write_text(json.dumps({"complete": True, "test_accuracy": 0.9}))
+    calls = []
+
+    def fake(members, out, name, command, force):
+        calls.append((members, name))
+        return {"test_accuracy": 0.95, "wall_time_span_s": 7200.0}
+
+    monkeypatch.setattr(training, "committee_mozafari2019", fake)
+    lines = []
+    made = sweep._committees(runs, tmp_path, {"mozafari2019-0.75h-s3-features=400-seed4": "died"}, "cmd",
+                             lines.append)
+    assert calls == [(["mozafari2019-0.75h-s3-features=200-seed3", "mozafari2019-0.75h-s3-features=200-seed4",
+                       "mozafari2019-0.75h-s3-features=200-seed5"],
+                      "mozafari2019-0.75h-s3-features=200-committee-seeds3-4-5"),
+                     (["mozafari2019-0.75h-s3-features=400-seed3", "mozafari2019-0.75h-s3-features=400-seed5"],
+                      "mozafari2019-0.75h-s3-features=400-committee-seeds3-5")]
+    assert [m["wall_time_span_s"] for m in made] == [7200.0, 7200.0]
+    assert "wall-time span 2.0 h" in lines[0]
+    with pytest.raises(ValueError, match="committee=True needs one of"):
+        sweep.run(sweep.plan("surrogate_fc", seeds=[0], out=tmp_path), out=tmp_path, committee=True)

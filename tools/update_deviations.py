@@ -1,16 +1,19 @@
-"""Rewrite the ``deviations`` field of published results files from the library's lists.
+"""Rewrite the ``deviations`` field (and, for the gradient-trained networks, ``paper``) of
+published results files from the library's lists.
 
 Each network's recipe keeps one list of its deviations from the paper and its reference code
-(``snnbook.training.<recipe>.DEVIATIONS``) and writes it into every results file it produces.
-Files written before a list changed still carry the old one; this script replaces it, and
-changes nothing else in the file. Running it twice changes nothing the second time.
+(``snnbook.training.<recipe>.DEVIATIONS``, ``GRADIENT_DEVIATIONS[network]``) and writes it into
+every results file it produces. Files written before a list changed still carry the old one; this
+script replaces it, and changes nothing else in the file. Running it twice changes nothing the
+second time.
 
     .venv/bin/python tools/update_deviations.py            # rewrite results/
     .venv/bin/python tools/update_deviations.py --check    # exit 1 if a file is out of date
 
 To add a network, add an entry to ``NETWORKS``: the file patterns its recipe writes and the
-dotted path of its list. The manifest of the published record (``results/SHA256SUMS``) is not
-touched: regenerate it afterwards (``snnbook._resources.write_manifest``).
+function giving the fields a file should hold. The manifest of the published record
+(``results/SHA256SUMS``) is not touched: regenerate it afterwards
+(``snnbook._resources.write_manifest``).
 """
 from __future__ import annotations
 
@@ -22,43 +25,72 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: network -> (glob patterns of its results files in the results folder, "module:LIST").
+def _listed(spec: str):
+    """Fields from the list named by ``"module:NAME"`` (a list of str): ``{"deviations": [...]}``."""
+    def fields(data: dict) -> dict:
+        module, name = spec.split(":")
+        value = getattr(importlib.import_module(module), name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"update_deviations: {spec} must be a list of str, got {value!r}")
+        return {"deviations": list(value)}
+    return fields
+
+
+def gradient_fields(data: dict) -> dict:
+    """The ``deviations`` and ``paper`` a results file or card of ``data["network"]`` (a
+    gradient-trained network) should hold: a per-seed file (it has a ``name``) holds the citation
+    string, a card the whole paper entry.
+
+    Example:
+        >>> fields = gradient_fields({"network": "surrogate_fc", "name": "surrogate_fc-seed0"})
+        >>> sorted(fields), isinstance(fields["paper"], str)
+        (['deviations', 'paper'], True)
+    """
+    from snnbook.training.gradient import GRADIENT_DEVIATIONS, GRADIENT_PAPERS
+    fn = "gradient_fields"
+    if not isinstance(data, dict):
+        raise TypeError(f"{fn}: data must be a results dict, got {type(data).__name__}")
+    network = data.get("network")
+    if network not in GRADIENT_DEVIATIONS:
+        raise ValueError(f"{fn}: data['network'] must be one of {sorted(GRADIENT_DEVIATIONS)}, "
+                         f"got {network!r}")
+    paper = GRADIENT_PAPERS[network]
+    return {"deviations": list(GRADIENT_DEVIATIONS[network]),
+            "paper": paper["citation"] if "name" in data else paper}
+
+
+#: network -> (glob patterns of its results files in the results folder, fields(data) -> dict).
 NETWORKS = {
-    "mozafari2019": (["mozafari2019*.json"], "snnbook.training.mozafari2019:DEVIATIONS"),
+    "mozafari2019": (["mozafari2019*.json"], _listed("snnbook.training.mozafari2019:DEVIATIONS")),
+    "gradient": (["chevalier*.json", "surrogate_fc*.json", "surrogate_conv*.json"], gradient_fields),
 }
 
 
-def deviations(spec: str) -> list[str]:
-    """The list named by ``"module:NAME"`` (a list of strings)."""
-    module, name = spec.split(":")
-    value = getattr(importlib.import_module(module), name)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TypeError(f"update_deviations: {spec} must be a list of str, got {value!r}")
-    return list(value)
-
-
 def update(results: Path, networks=None, check: bool = False) -> list[Path]:
-    """Set ``deviations`` in every results file of ``networks`` (default: all) under ``results``.
+    """Set ``deviations`` (and the other fields of each network's entry) in every results file of
+    ``networks`` (default: all) under ``results``.
 
     Returns:
         The files whose field differed (rewritten unless ``check``).
     """
+    results = Path(results)
+    if not results.is_dir():
+        raise ValueError(f"update: results must be a folder of results files, got {str(results)!r}")
     changed = []
     for network in networks or NETWORKS:
-        patterns, spec = NETWORKS[network]
-        wanted = deviations(spec)
+        patterns, fields = NETWORKS[network]
         paths = sorted({p for pattern in patterns for p in results.glob(pattern)})
         for path in paths:
-            text = path.read_text()
-            data = json.loads(text)
+            data = json.loads(path.read_text())
             if not isinstance(data, dict):
                 raise ValueError(f"update_deviations: {path} does not hold a JSON object")
-            if data.get("deviations") == wanted:
+            wanted = fields(data)
+            if all(data.get(k) == v for k, v in wanted.items()):
                 continue
             changed.append(path)
             if check:
                 continue
-            data["deviations"] = wanted  # an existing key keeps its place, a new one goes last
+            data.update(wanted)  # an existing key keeps its place, a new one goes last
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps(data, indent=2) + "\n")
             tmp.replace(path)

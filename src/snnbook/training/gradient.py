@@ -35,7 +35,7 @@ GRADIENT_PAPERS = {
 }
 
 #: Choices left open by the published code, and deviations from it, per network (written into
-#: every results file; ``tools/update_gradient_deviations.py`` rewrites the published files' copies).
+#: every results file; ``tools/update_deviations.py`` rewrites the published files' copies).
 GRADIENT_DEVIATIONS = {
     "chevalier": [
         "Data order: a seeded random permutation of the 60 000 training digits per epoch (the post's loader "
