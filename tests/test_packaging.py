@@ -29,7 +29,7 @@ CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if "\nkernelspec:" in 
 URL_FILES = [ROOT / "README.md", ROOT / "CITATION.cff", *sorted((ROOT / "book").glob("*.md"))]
 #: The weights that the chapters load, besides those named literally in them: the Mozafari
 #: chapter loads the file named by its seed-0 results file.
-WEIGHTS_NAMED_BY_RESULTS = ["mozafari2019-seed0.json"]
+WEIGHTS_NAMED_BY_RESULTS = ["mozafari2019-seed0.json", "mozafari2019-2h-seed0.json"]
 
 
 def _name(requirement: str) -> str:
