@@ -17,7 +17,7 @@ from colab import CHAPTERS as EXECUTED_CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_CHAPTERS = ["neurons", "retina", "coding", "competition"]
-NETWORK_CHAPTERS = ["mozafari2019", "diehl_cook2015", "stdp_failures", "gradient", "events"]
+NETWORK_CHAPTERS = ["mozafari2019", "diehl_cook2015", "stdp_failures", "gradient", "events", "conversion"]
 CHAPTERS = PIPELINE_CHAPTERS + NETWORK_CHAPTERS
 #: Kernel CPU seconds (all its threads and child processes) a chapter may spend. Generous: the
 #: chapters use a fraction of this; the check catches a chapter that trains or sweeps far more
