@@ -19,7 +19,7 @@ from ..monitors import Monitor
 from .run import DEFAULT_OUT, Run, check_entry, confusion, git_commit, load_weights
 
 __all__ = ["train_diehl_cook2015", "load_diehl_cook2015", "select_labels", "label_and_test", "digits_won",
-           "DEVIATIONS", "QUICK",
+           "labelling_start", "DEVIATIONS", "QUICK",
            "LABEL_CANDIDATES", "VALIDATION_DIGITS"]
 
 #: A small run for a first try (``--quick``).
