@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["RunSpec", "plan", "plan_from_file", "parse_seeds", "parse_grid", "status", "run", "summarize", "command_for",
+           "execute", "table",
            "RunFailed"]
 
 #: File-name characters of a run's name (the run layer's rule).
